@@ -1,0 +1,44 @@
+/**
+ * obshell auth v2 (contract §2.2), pure: the X-OCS-Header / X-OCS-Agent-Header value is the
+ * JSON {Auth, Ts, Uri, Keys} encrypted with the agent's RSA public key, PKCS#1 v1.5, in chunks
+ * of k-11 bytes, concatenated and base64-encoded.
+ */
+import { constants, createPublicKey, publicEncrypt, type KeyObject } from 'node:crypto';
+
+export const rootHeaderName = 'x-ocs-header';
+export const agentHeaderName = 'x-ocs-agent-header';
+
+/** Reads `public_key` of /api/v1/secret: base64 DER of a PKCS#1 RSAPublicKey, no PEM armour. */
+export function parsePublicKey(base64Der: string): KeyObject {
+  return createPublicKey({ key: Buffer.from(base64Der, 'base64'), format: 'der', type: 'pkcs1' });
+}
+
+export type AuthHeaderInput = {
+  publicKey: KeyObject;
+  /** root@sys password (X-OCS-Header) or agent password (X-OCS-Agent-Header); "" when none. */
+  password: string;
+  /** The exact request target sent on the wire: path plus `?query`. */
+  uri: string;
+  /** Expiry in Unix seconds; obshell rejects the header once its clock is past it. */
+  expiresAt: number;
+};
+
+export function buildAuthHeader({ publicKey, password, uri, expiresAt }: AuthHeaderInput): string {
+  // Ts must be a JSON *string*: a number makes obshell's decryption fail (401).
+  const plain = Buffer.from(
+    JSON.stringify({ Auth: password, Ts: String(Math.floor(expiresAt)), Uri: uri, Keys: null }),
+    'utf8',
+  );
+  const modulusBytes = (publicKey.asymmetricKeyDetails?.modulusLength ?? 512) / 8;
+  const chunk = modulusBytes - 11;
+  const blocks: Buffer[] = [];
+  for (let offset = 0; offset < plain.length; offset += chunk) {
+    blocks.push(
+      publicEncrypt(
+        { key: publicKey, padding: constants.RSA_PKCS1_PADDING },
+        plain.subarray(offset, offset + chunk),
+      ),
+    );
+  }
+  return Buffer.concat(blocks).toString('base64');
+}

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { dagSchema, envelopeSchema } from '../src/obshell/schema.js';
+import { isEpochReset, parseObshellTime } from '../src/obshell/time.js';
+
+const seedEnvelope: unknown = JSON.parse(
+  readFileSync(new URL('fixtures/obshell/seed-scale-out.json', import.meta.url), 'utf8'),
+);
+
+describe('obshell time', () => {
+  it('parses offsets and sub-second fractions exactly', () => {
+    expect(parseObshellTime('2024-01-09T20:40:01.706073+08:00')).toBeCloseTo(1704804001.706073, 6);
+    expect(parseObshellTime('2024-01-09T12:40:01Z')).toBe(1704804001);
+    expect(parseObshellTime('2026-05-12T10:00:03.512093417-02:30')).toBeCloseTo(1778589003.512093, 5);
+  });
+  it('reads the epoch in any offset as a reset', () => {
+    expect(isEpochReset(parseObshellTime('1970-01-01T08:00:00+08:00')!)).toBe(true);
+    expect(isEpochReset(parseObshellTime('1970-01-01T08:00:00Z')!)).toBe(true);
+    expect(isEpochReset(parseObshellTime('2024-01-09T20:40:01+08:00')!)).toBe(false);
+  });
+  it('rejects malformed times', () => {
+    for (const bad of ['', '2024-01-09', '2024-13-09T20:40:01Z', 'yesterday', '2024-01-09T20:40:01']) {
+      expect(parseObshellTime(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+describe('seed response', () => {
+  it('parses into the exact values it holds', () => {
+    const envelope = envelopeSchema.parse(seedEnvelope);
+    expect(envelope).toMatchObject({ successful: true, status: 200, traceId: 'efbf77556046d332' });
+    const dag = dagSchema.parse(envelope.data);
+    expect(dag).toMatchObject({
+      id: '11',
+      name: 'Cluster scale out',
+      stage: 9,
+      max_stage: 9,
+      state: 'SUCCEED',
+      operator: 'RUN',
+    });
+    expect(dag.maintenance_type).toBeUndefined();
+    expect(dag.start_time).toBeCloseTo(1704804001.706073, 6);
+    expect(dag.end_time).toBeCloseTo(1704804030.319822, 6);
+    expect(dag.nodes.map((n) => n.name)).toEqual([
+      'Integrate server config',
+      'Create local scale out dag',
+      'Wait scale out ready',
+      'Wait remote deploy finish',
+      'Wait remote start finish',
+      'Prev check for scale_out',
+      'Add server for scale_out',
+      'Add agent  for scale_out',
+      'Check cluster scale_out whether finished',
+    ]);
+    expect(dag.nodes.every((n) => n.state === 'SUCCEED' && n.sub_tasks.length === 1)).toBe(true);
+    const last = dag.nodes[8]!.sub_tasks[0]!;
+    expect(last).toMatchObject({
+      execute_times: 1,
+      execute_agent: { ip: '11.158.31.107', port: 8088 },
+      task_logs: ['FinishTask execute'],
+    });
+  });
+});
+
+describe('tolerance', () => {
+  const minimal = {
+    id: '1142',
+    name: 'Cluster scale out',
+    stage: 3,
+    max_stage: 9,
+    state: 'RUNNING',
+    operator: 'RUN',
+    start_time: '2026-05-12T09:58:11.204311+08:00',
+    end_time: '2026-05-12T09:58:10.998002+08:00',
+  };
+  it('accepts null nodes, extra fields and a missing maintenance type', () => {
+    const dag = dagSchema.parse({ ...minimal, nodes: null, additional_data: null, brand_new: { x: 1 } });
+    expect(dag.nodes).toEqual([]);
+  });
+  it('maps unknown states and operators to UNKNOWN', () => {
+    const dag = dagSchema.parse({ ...minimal, state: 'PAUSED', operator: 'SKIP' });
+    expect([dag.state, dag.operator]).toEqual(['UNKNOWN', 'UNKNOWN']);
+  });
+  it('rejects wrong types on used fields', () => {
+    expect(dagSchema.safeParse({ ...minimal, stage: '3' }).success).toBe(false);
+    expect(dagSchema.safeParse({ ...minimal, start_time: 'now' }).success).toBe(false);
+  });
+  it('accepts old error objects', () => {
+    const env = envelopeSchema.parse({ successful: false, status: 500, error: { code: 1002, message: 'x' } });
+    expect(env.error).toEqual({ code: 1002, message: 'x' });
+  });
+});
