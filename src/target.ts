@@ -1,0 +1,171 @@
+/**
+ * One target's view of its polls: turns each outcome into the target's gauge snapshot, the
+ * cumulative observations to record exactly once, and the state change worth logging.
+ */
+import type { AgentIdentity, PollFailure, TaskOutcome } from './obshell/outcome.js';
+import type { Dag, TaskOperator, TaskState } from './obshell/schema.js';
+import { TaskHistory, type Observations } from './metrics/history.js';
+import { LabelLimiter, truncateLabelValue } from './metrics/label-limiter.js';
+import { mapTask } from './metrics/map-task.js';
+import type { SeriesSet } from './metrics/sample.js';
+import { normaliseTaskType, type TaskTypeRule } from './metrics/task-type.js';
+
+export type Limits = {
+  readonly maxTaskTypes: number;
+  readonly maxNodes: number;
+  readonly maxLabelLength: number;
+};
+
+export type TaskSummary = {
+  readonly id: string;
+  readonly name: string;
+  readonly taskType: string;
+  readonly state: TaskState;
+  readonly operator: TaskOperator;
+  readonly stage: number;
+  readonly maxStage: number;
+};
+
+/** What the landing page and logs show about a target. */
+export type TargetStatus = {
+  readonly up: boolean | undefined;
+  readonly agent?: AgentIdentity;
+  readonly lastPollAt?: number;
+  readonly lastSuccessAt?: number;
+  readonly lastFailure?: PollFailure;
+  readonly task?: TaskSummary | undefined;
+};
+
+export type PollReport = {
+  readonly series: SeriesSet;
+  readonly status: TargetStatus;
+  readonly observations?: Observations & { taskType: string };
+  readonly overflows: readonly { label: string; value: string }[];
+  /** Set when the task, its state or its operator changed since the last successful poll. */
+  readonly transition?: { from: TaskSummary | undefined; to: TaskSummary | undefined };
+};
+
+export type PollTiming = { readonly startedAt: number; readonly durationSeconds: number };
+
+export class TargetTracker {
+  readonly name: string;
+  readonly #rules: readonly TaskTypeRule[];
+  readonly #maxLabelLength: number;
+  readonly #history: TaskHistory;
+  readonly #taskTypes: LabelLimiter;
+  readonly #nodes: LabelLimiter;
+  #status: TargetStatus = { up: undefined };
+
+  constructor(
+    name: string,
+    options: { exporterStartedAt: number; rules: readonly TaskTypeRule[]; limits: Limits },
+  ) {
+    this.name = name;
+    this.#rules = options.rules;
+    this.#maxLabelLength = options.limits.maxLabelLength;
+    this.#history = new TaskHistory(options.exporterStartedAt);
+    this.#taskTypes = new LabelLimiter(options.limits.maxTaskTypes, this.#maxLabelLength);
+    this.#nodes = new LabelLimiter(options.limits.maxNodes, this.#maxLabelLength);
+  }
+
+  get status(): TargetStatus {
+    return this.#status;
+  }
+
+  apply(outcome: TaskOutcome, timing: PollTiming): PollReport {
+    const target = { target: this.name };
+    const pollDuration = [{ labels: target, value: timing.durationSeconds }];
+    if (outcome.kind === 'failure') {
+      const { lastSuccessAt } = this.#status;
+      this.#status = { ...this.#status, up: false, lastPollAt: timing.startedAt, lastFailure: outcome };
+      const lastPollSuccess = lastSuccessAt === undefined ? [] : [{ labels: target, value: lastSuccessAt }];
+      return {
+        series: { up: [{ labels: target, value: 0 }], pollDuration, lastPollSuccess },
+        status: this.#status,
+        overflows: [],
+      };
+    }
+    const overflows: { label: string; value: string }[] = [];
+    const series: SeriesSet = {
+      up: [{ labels: target, value: 1 }],
+      agentInfo: [{ labels: { ...target, ...this.#agentLabels(outcome.agent) }, value: 1 }],
+      pollDuration,
+      lastPollSuccess: [{ labels: target, value: timing.startedAt }],
+      taskPresent: [{ labels: target, value: 0 }],
+    };
+    let observations: PollReport['observations'];
+    let task: TaskSummary | undefined;
+    if (outcome.kind === 'ok') {
+      const taskType = this.#limit(
+        this.#taskTypes,
+        'task_type',
+        normaliseTaskType(outcome.dag.name, this.#rules),
+        overflows,
+      );
+      const nodeLabel = (name: string) => this.#limit(this.#nodes, 'node', name, overflows);
+      Object.assign(
+        series,
+        mapTask(outcome.dag, {
+          ...target,
+          taskType,
+          nodeLabel,
+          truncate: (v) => this.#truncate(v),
+          now: timing.startedAt,
+        }),
+      );
+      observations = { ...this.#history.record(outcome.dag, nodeLabel), taskType };
+      task = summarise(outcome.dag, taskType);
+    } else {
+      this.#history.recordNoTask();
+    }
+    const previous = this.#status.task;
+    this.#status = {
+      up: true,
+      agent: outcome.agent,
+      lastPollAt: timing.startedAt,
+      lastSuccessAt: timing.startedAt,
+      task,
+    };
+    const transition = isSameTask(previous, task) ? undefined : { from: previous, to: task };
+    return {
+      series,
+      status: this.#status,
+      overflows,
+      ...(observations && { observations }),
+      ...(transition && { transition }),
+    };
+  }
+
+  #agentLabels(agent: AgentIdentity) {
+    return {
+      agent: this.#truncate(agent.address),
+      version: this.#truncate(agent.version),
+      identity: this.#truncate(agent.identity),
+    };
+  }
+
+  #truncate(value: string): string {
+    return truncateLabelValue(value, this.#maxLabelLength);
+  }
+
+  #limit(
+    limiter: LabelLimiter,
+    label: string,
+    raw: string,
+    overflows: { label: string; value: string }[],
+  ): string {
+    const { value, firstOverflow } = limiter.limit(raw);
+    if (firstOverflow) overflows.push({ label, value: this.#truncate(raw) });
+    return value;
+  }
+}
+
+function summarise(dag: Dag, taskType: string): TaskSummary {
+  const { id, name, state, operator, stage } = dag;
+  return { id, name, taskType, state, operator, stage, maxStage: dag.max_stage };
+}
+
+function isSameTask(a: TaskSummary | undefined, b: TaskSummary | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.id === b.id && a.state === b.state && a.operator === b.operator;
+}
