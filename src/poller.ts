@@ -1,0 +1,144 @@
+/**
+ * The schedule: a node-cron tick starts one poll per target, spread over the interval and run
+ * with bounded concurrency. Polls of one target never overlap (a busy target's tick is skipped
+ * and counted), and a whole poll is cut at the interval. The single catch point of the loop.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from './logger.js';
+import type { ExporterMetrics } from './metrics/registry.js';
+import type { SeriesSet } from './metrics/sample.js';
+import { failureReasons, type TaskOutcome } from './obshell/outcome.js';
+import { recordPoll } from './record-poll.js';
+import { cronIntervalMs, createLimiter, spreadDelayMs } from './schedule.js';
+import type { TargetStatus, TargetTracker } from './target.js';
+
+export type TaskSource = {
+  fetchLastMaintenanceTask(options?: { signal?: AbortSignal }): Promise<TaskOutcome>;
+  close(): void;
+};
+
+export type PolledTarget = { readonly tracker: TargetTracker; readonly source: TaskSource };
+
+export type PollerOptions = {
+  readonly targets: readonly PolledTarget[];
+  readonly schedule: string;
+  readonly metrics: ExporterMetrics;
+  readonly logger: Logger;
+  readonly concurrency?: number;
+  /** ms clock */
+  readonly now?: () => number;
+};
+
+type TargetSlot = PolledTarget & {
+  inFlight: Promise<void> | undefined;
+  abort: AbortController | undefined;
+  series: SeriesSet;
+};
+
+export class Poller {
+  readonly #slots: TargetSlot[];
+  readonly #options: PollerOptions;
+  readonly #intervalMs: number;
+  readonly #limit: <T>(task: () => Promise<T>) => Promise<T>;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #task: ScheduledTask | undefined;
+  #ready = false;
+
+  constructor(options: PollerOptions) {
+    this.#options = options;
+    this.#intervalMs = cronIntervalMs(options.schedule);
+    this.#limit = createLimiter(options.concurrency ?? 64);
+    this.#slots = options.targets.map((t) => ({ ...t, series: {}, inFlight: undefined, abort: undefined }));
+    for (const { tracker } of this.#slots) {
+      for (const reason of failureReasons)
+        options.metrics.pollErrors.inc({ target: tracker.name, reason }, 0);
+      options.metrics.pollsSkipped.inc({ target: tracker.name }, 0);
+    }
+  }
+
+  get intervalMs(): number {
+    return this.#intervalMs;
+  }
+
+  /** True once every target has been polled once. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  series(): Iterable<SeriesSet> {
+    return this.#slots.map((s) => s.series);
+  }
+
+  statuses(): { name: string; status: TargetStatus }[] {
+    return this.#slots.map((s) => ({ name: s.tracker.name, status: s.tracker.status }));
+  }
+
+  /** Polls every target now, then on the schedule. Resolves when the first round is done. */
+  async start(): Promise<void> {
+    this.#task = cron.schedule(this.#options.schedule, () => this.#tick(), { name: 'obshell-poll' });
+    await this.pollAll();
+    this.#ready = true;
+  }
+
+  /** One round over all targets, without spreading (start-up and tests). */
+  async pollAll(): Promise<void> {
+    await Promise.all(this.#slots.map((slot) => this.#poll(slot)));
+  }
+
+  /** Stops the schedule; in-flight polls get `graceMs` to finish, then are aborted. */
+  async stop(graceMs = 5000): Promise<void> {
+    await this.#task?.destroy();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    const inFlight = this.#slots.flatMap((s) => (s.inFlight ? [s.inFlight] : []));
+    const grace = setTimeout(() => {
+      for (const s of this.#slots) s.abort?.abort(new Error('exporter shutting down'));
+    }, graceMs);
+    await Promise.allSettled(inFlight);
+    clearTimeout(grace);
+    for (const s of this.#slots) s.source.close();
+  }
+
+  #tick(): void {
+    for (const slot of this.#slots) {
+      const delay = spreadDelayMs(slot.tracker.name, this.#slots.length, this.#intervalMs);
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        void this.#poll(slot);
+      }, delay);
+      this.#timers.add(timer);
+    }
+  }
+
+  #poll(slot: TargetSlot): Promise<void> {
+    if (slot.inFlight) {
+      this.#options.metrics.pollsSkipped.inc({ target: slot.tracker.name });
+      this.#options.logger.warn({ target: slot.tracker.name }, 'previous poll still running; poll skipped');
+      return slot.inFlight;
+    }
+    const run = this.#limit(() => this.#pollOnce(slot)).finally(() => {
+      slot.inFlight = undefined;
+    });
+    slot.inFlight = run;
+    return run;
+  }
+
+  async #pollOnce(slot: TargetSlot): Promise<void> {
+    const now = this.#options.now ?? Date.now;
+    const started = now();
+    const abort = new AbortController();
+    slot.abort = abort;
+    const budget = setTimeout(() => abort.abort(new Error('poll interval exceeded')), this.#intervalMs);
+    try {
+      const outcome = await slot.source.fetchLastMaintenanceTask({ signal: abort.signal });
+      const timing = { startedAt: started / 1000, durationSeconds: (now() - started) / 1000 };
+      slot.series = recordPoll(slot.tracker, outcome, timing, this.#options);
+    } catch (err) {
+      // Only a bug gets here: the client classifies every upstream failure.
+      this.#options.logger.error({ err, target: slot.tracker.name }, 'poll failed unexpectedly');
+    } finally {
+      clearTimeout(budget);
+      slot.abort = undefined;
+    }
+  }
+}
