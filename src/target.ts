@@ -8,7 +8,7 @@ import { TaskHistory, type Observations } from './metrics/history.js';
 import { LabelLimiter, truncateLabelValue } from './metrics/label-limiter.js';
 import { mapTask } from './metrics/map-task.js';
 import type { SeriesSet } from './metrics/sample.js';
-import { normaliseTaskType, type TaskTypeRule } from './metrics/task-type.js';
+import { builtInTaskTypeRules, normaliseTaskType, type TaskTypeRule } from './metrics/task-type.js';
 
 export type Limits = {
   readonly maxTaskTypes: number;
@@ -61,7 +61,7 @@ export class TargetTracker {
     options: { exporterStartedAt: number; rules: readonly TaskTypeRule[]; limits: Limits },
   ) {
     this.name = name;
-    this.#rules = options.rules;
+    this.#rules = [...options.rules, ...builtInTaskTypeRules];
     this.#maxLabelLength = options.limits.maxLabelLength;
     this.#history = new TaskHistory(options.exporterStartedAt);
     this.#taskTypes = new LabelLimiter(options.limits.maxTaskTypes, this.#maxLabelLength);

@@ -56,7 +56,8 @@ export function elapsedSeconds(
   const start = realTime(startTime);
   if (start === undefined) return undefined;
   const end = isFinished(state) ? realTime(endTime) : now;
-  return end === undefined ? undefined : Math.max(0, end - start);
+  // Rounded to microseconds, obshell's precision, so float noise never shows.
+  return end === undefined ? undefined : Math.max(0, Math.round((end - start) * 1e6) / 1e6);
 }
 
 /** A node "ran" when it is running or finished by execution (a PASS skipped it). */
