@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+/**
+ * The command line: `obshell-exporter [flags]` runs the exporter, `obshell-exporter simulate`
+ * the built-in obshell simulator. The only module that reads argv and env, handles signals
+ * and exits the process.
+ */
+import { randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ExporterConfig } from './config/index.js';
+import { loadConfig, parseCommandLine, renderEffectiveConfig, usage } from './config/index.js';
+import { ConfigError, UsageError } from './errors.js';
+import { credentialsFromConfig, startExporter, type CredentialSource } from './exporter.js';
+import { createLogger, type Logger } from './logger.js';
+import { parseSimulateArgs, simulateUsage } from './simulator/cli.js';
+import { startSimulator, type Simulator } from './simulator/index.js';
+import { revision, version } from './version.js';
+
+type Env = Record<string, string | undefined>;
+
+/** The demo's simulator runs its story this many times faster than real time. */
+export const demoSpeed = 5;
+
+const write = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+const fail = (text: string) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+
+/** Resolves with the exit code once the process should end (signals, or a fatal error). */
+export async function main(argv: string[], env: Env): Promise<number> {
+  try {
+    if (argv[0] === 'simulate') return await runSimulate(argv.slice(1), env);
+    const cli = parseCommandLine(argv, env);
+    if (cli.command === 'help') return (write(usage), 0);
+    if (cli.command === 'version')
+      return (write(`obshell-exporter ${version} (revision ${revision}, node ${process.version})`), 0);
+    const config = loadConfig(cli);
+    if (cli.command === 'check') return (write(renderEffectiveConfig(config)), 0);
+    return await runExporter(config, env);
+  } catch (err) {
+    if (err instanceof UsageError)
+      return (fail(`obshell-exporter: ${err.message}\nRun "obshell-exporter --help" for usage.`), 2);
+    if (err instanceof ConfigError) return (fail(err.message), 1);
+    throw err;
+  }
+}
+
+async function runExporter(config: ExporterConfig, env: Env): Promise<number> {
+  const logger = createLogger(config.log);
+  logUnexpected(logger);
+  let credentials: CredentialSource = credentialsFromConfig(env);
+  let demo: Simulator | undefined;
+  if (config.demo) {
+    const password = randomBytes(12).toString('hex');
+    demo = await startSimulator({ port: 0, scenario: 'lifecycle', speed: demoSpeed, password });
+    logger.info(
+      { simulator: demo.url, scenario: 'lifecycle', speed: demoSpeed },
+      'demo mode: polling the built-in obshell simulator',
+    );
+    config = { ...config, targets: [{ ...config.targets[0]!, name: 'demo', urls: [demo.url] }].slice(0, 1) };
+    credentials = () => ({ password: () => password });
+  }
+  const exporter = await startExporter(config, { logger, credentials });
+  return untilSignal(logger, async () => {
+    await exporter.stop(5000);
+    await demo?.close();
+  });
+}
+
+async function runSimulate(argv: string[], env: Env): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) return (write(simulateUsage), 0);
+  const options = parseSimulateArgs(argv, env);
+  const logger = createLogger({ level: 'info', format: 'json' });
+  logUnexpected(logger);
+  const simulator = await startSimulator(options);
+  logger.info(
+    { url: simulator.url, scenario: options.scenario ?? 'lifecycle', speed: options.speed ?? 1 },
+    'obshell simulator listening',
+  );
+  return untilSignal(logger, () => simulator.close());
+}
+
+/** SIGTERM/SIGINT: graceful stop, exit 0; a second signal exits at once. */
+function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGHUP', () =>
+      logger.warn('SIGHUP received: configuration reload is not supported yet; ignored'),
+    );
+  });
+}
+
+function logUnexpected(logger: Logger): void {
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  return entry !== undefined && realpathSync(entry) === fileURLToPath(import.meta.url);
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      fail(`obshell-exporter: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,118 @@
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createExporterMetrics } from '../src/metrics/registry.js';
+import type { TaskOutcome } from '../src/obshell/outcome.js';
+import { Poller, type TaskSource } from '../src/poller.js';
+import { TargetTracker } from '../src/target.js';
+import { dagJson } from './helpers/dag-builder.js';
+import { defaultLimits, noTask, ok } from './helpers/render.js';
+
+const running = ok(dagJson({ state: 'RUNNING', nodes: [{ name: 'Prepare', state: 'RUNNING', start: 0 }] }));
+
+/** A task source answering from a script; `hold` keeps a poll open until released or aborted. */
+function scriptedSource(answers: (() => TaskOutcome | Promise<TaskOutcome>)[]) {
+  let calls = 0;
+  const source: TaskSource & { calls: () => number } = {
+    calls: () => calls,
+    fetchLastMaintenanceTask: async () => {
+      const answer = answers[Math.min(calls, answers.length - 1)]!;
+      calls += 1;
+      return answer();
+    },
+    close: () => undefined,
+  };
+  return source;
+}
+
+const pollers: Poller[] = [];
+afterEach(async () => {
+  await Promise.all(pollers.splice(0).map((p) => p.stop(100)));
+});
+
+function createPoller(sources: Record<string, TaskSource>, schedule = '*/1 * * * * *') {
+  let poller: Poller | undefined;
+  const metrics = createExporterMetrics({
+    series: () => poller?.series() ?? [],
+    buildInfo: { version: 't', revision: 't', nodejsVersion: 't' },
+    defaultMetrics: false,
+  });
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+  const targets = Object.entries(sources).map(([name, source]) => ({
+    tracker: new TargetTracker(name, { exporterStartedAt: 0, rules: [], limits: defaultLimits }),
+    source,
+  }));
+  poller = new Poller({ targets, schedule, metrics, logger });
+  pollers.push(poller);
+  return { poller, metrics, lines };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Poller', () => {
+  it('polls every target at start and is ready after the first round', async () => {
+    const a = scriptedSource([() => running]);
+    const b = scriptedSource([() => noTask]);
+    const { poller, metrics } = createPoller({ a, b }, '0 0 * * * *');
+    expect(poller.ready).toBe(false);
+    await poller.start();
+    expect(poller.ready).toBe(true);
+    expect([a.calls(), b.calls()]).toEqual([1, 1]);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('obshell_maintenance_task_present{target="a"} 1');
+    expect(text).toContain('obshell_maintenance_task_present{target="b"} 0');
+    expect(text).toContain('obshell_exporter_poll_errors_total{target="a",reason="timeout"} 0');
+  });
+
+  it('derives the interval from the cron schedule', () => {
+    expect(createPoller({}, '*/15 * * * * *').poller.intervalMs).toBe(15_000);
+    expect(createPoller({}, '0 */5 * * * *').poller.intervalMs).toBe(300_000);
+  });
+
+  it('skips and counts a tick that finds the previous poll still running, and cuts a poll at the interval', async () => {
+    let aborted = 0;
+    // Never answers on its own: only the poll's interval budget ends it.
+    const hanging: TaskSource = {
+      fetchLastMaintenanceTask: (options) =>
+        new Promise((resolve) => {
+          options?.signal?.addEventListener('abort', () => {
+            aborted += 1;
+            resolve({ kind: 'failure', reason: 'timeout', message: 'poll interval exceeded' });
+          });
+        }),
+      close: () => undefined,
+    };
+    const { poller, metrics, lines } = createPoller({ slow: hanging });
+    await poller.start();
+    await sleep(1600);
+    const text = await metrics.registry.metrics();
+    expect(aborted).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/obshell_exporter_polls_skipped_total\{target="slow"\} [1-9]/);
+    expect(text).toMatch(/obshell_exporter_poll_errors_total\{target="slow",reason="timeout"\} [1-9]/);
+    expect(lines.some((l) => l.includes('poll skipped'))).toBe(true);
+  });
+
+  it("withdraws a failed target's task series and leaves other targets untouched", async () => {
+    const flaky = scriptedSource([
+      () => running,
+      () => ({ kind: 'failure', reason: 'connect', message: 'connection refused', agent: '127.0.0.1:1' }),
+    ]);
+    const steady = scriptedSource([() => running]);
+    const { poller, metrics, lines } = createPoller({ flaky, steady }, '0 0 * * * *');
+    await poller.pollAll();
+    await poller.pollAll();
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('obshell_up{target="flaky"} 0');
+    expect(text).toContain('obshell_up{target="steady"} 1');
+    expect(text).not.toMatch(/obshell_maintenance_task_state\{target="flaky"/);
+    expect(text).toMatch(/obshell_maintenance_task_state\{target="steady"/);
+    expect(text).not.toMatch(/obshell_agent_info\{target="flaky"/);
+    expect(text).toContain('obshell_exporter_poll_errors_total{target="flaky",reason="connect"} 1');
+    const warnings = lines
+      .map((l) => JSON.parse(l) as { level: number; target?: string; msg: string })
+      .filter((l) => l.level === 40);
+    expect(warnings).toEqual([
+      expect.objectContaining({ target: 'flaky', msg: 'poll failed: connection refused' }),
+    ]);
+  });
+});
