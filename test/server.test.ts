@@ -1,0 +1,119 @@
+import type { Server } from 'node:http';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRenderer, prefersOpenMetrics } from '../src/exposition.js';
+import { createExporterMetrics } from '../src/metrics/registry.js';
+import { createHttpServer, listen, parseListenAddress } from '../src/server.js';
+import type { TargetStatus } from '../src/target.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+async function start(options: { ready?: boolean; targets?: { name: string; status: TargetStatus }[] } = {}) {
+  const metrics = createExporterMetrics({
+    series: () => [],
+    buildInfo: { version: '1.2.3', revision: 'r', nodejsVersion: 'v' },
+    defaultMetrics: false,
+  });
+  const server = createHttpServer({
+    telemetryPath: '/metrics',
+    render: createRenderer(metrics.registry),
+    landing: () => ({ version: '1.2.3', telemetryPath: '/metrics', targets: options.targets ?? [] }),
+    ready: () => options.ready ?? true,
+    logger: pino({ level: 'silent' }),
+  });
+  servers.push(server);
+  const { port } = await listen(server, '127.0.0.1:0');
+  return `http://127.0.0.1:${port}`;
+}
+
+describe('HTTP server', () => {
+  it('serves the text format 0.0.4 by default', async () => {
+    const res = await fetch(`${await start()}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(await res.text()).toContain('obshell_exporter_build_info{version="1.2.3"');
+  });
+
+  it('serves OpenMetrics when the Accept header prefers it, as Prometheus asks', async () => {
+    const accept =
+      'application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+    const res = await fetch(`${await start()}/metrics`, { headers: { accept } });
+    expect(res.headers.get('content-type')).toBe(Registry.OPENMETRICS_CONTENT_TYPE);
+    expect(await res.text()).toMatch(/# EOF\n$/);
+  });
+
+  it('negotiates by quality', () => {
+    expect(prefersOpenMetrics(undefined)).toBe(false);
+    expect(prefersOpenMetrics('text/plain')).toBe(false);
+    expect(prefersOpenMetrics('application/openmetrics-text; version=1.0.0')).toBe(true);
+    expect(prefersOpenMetrics('application/openmetrics-text;q=0.2,text/plain;q=0.9')).toBe(false);
+    expect(prefersOpenMetrics('application/openmetrics-text;q=0')).toBe(false);
+  });
+
+  it('answers health and readiness', async () => {
+    const base = await start({ ready: false });
+    expect((await fetch(`${base}/-/healthy`)).status).toBe(200);
+    expect((await fetch(`${base}/-/ready`)).status).toBe(503);
+    const ready = await start({ ready: true });
+    expect((await fetch(`${ready}/-/ready`)).status).toBe(200);
+  });
+
+  it('answers 404 for unknown paths and 405 with Allow for other methods', async () => {
+    const base = await start();
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    const post = await fetch(`${base}/metrics`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    const head = await fetch(`${base}/metrics`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+  });
+
+  it('shows targets on the landing page, HTML-escaped', async () => {
+    const status: TargetStatus = {
+      up: true,
+      agent: { url: 'http://h:2886', address: 'h:2886', version: '4.5.0.0', identity: 'CLUSTER AGENT' },
+      lastPollAt: 1778551140,
+      task: {
+        id: '1142',
+        name: 'Create tenant <script>alert(1)</script>',
+        taskType: 'Create tenant',
+        state: 'FAILED',
+        operator: 'RUN',
+        stage: 3,
+        maxStage: 9,
+      },
+    };
+    const res = await fetch(
+      `${await start({
+        targets: [
+          { name: 'prod&co', status },
+          {
+            name: 'down',
+            status: { up: false, lastFailure: { kind: 'failure', reason: 'auth', message: 'x' } },
+          },
+        ],
+      })}/`,
+    );
+    const html = await res.text();
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(html).toContain('<td>prod&amp;co</td><td>1</td><td>h:2886</td><td>2026-05-12T01:59:00.000Z</td>');
+    expect(html).toContain(
+      'Create tenant &lt;script&gt;alert(1)&lt;/script&gt; (1142)</td><td>FAILED</td><td>RUN</td><td>3/9</td>',
+    );
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('<td>down</td><td>0 (auth)</td>');
+    expect(html).toContain('href="/metrics"');
+  });
+
+  it('parses listen addresses', () => {
+    expect(parseListenAddress(':9886')).toEqual({ host: undefined, port: 9886 });
+    expect(parseListenAddress('127.0.0.1:0')).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(parseListenAddress('[::1]:9886')).toEqual({ host: '::1', port: 9886 });
+    expect(() => parseListenAddress('9886')).toThrow('listen address "9886" is not host:port');
+  });
+});
