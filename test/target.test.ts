@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { dagJson } from './helpers/dag-builder.js';
+import { createHarness, ok } from './helpers/render.js';
+
+const task = (id: string, name: string, state = 'RUNNING') =>
+  ok(
+    dagJson({
+      id,
+      name,
+      state,
+      end: state === 'RUNNING' ? -1 : 30,
+      nodes: [{ name: `${name} step`, state, start: 0, end: 30 }],
+    }),
+  );
+
+describe('current task series', () => {
+  it("a new task id replaces the old task's series as a whole", async () => {
+    const h = createHarness();
+    h.poll('c1', { outcome: task('1142', 'Cluster scale out', 'SUCCEED') });
+    h.poll('c1', { outcome: task('1143', 'Create tenant t1') });
+    const text = await h.render();
+    expect(text).not.toMatch(/\{[^}]*task_id="1142"/);
+    expect(text).toMatch(
+      /obshell_maintenance_task_state\{target="c1",task_id="1143",task_type="Create tenant",state="RUNNING"\} 1/,
+    );
+    expect(text).toContain(
+      'obshell_maintenance_task_duration_seconds_count{target="c1",task_type="Cluster scale out",result="succeeded"} 1',
+    );
+  });
+});
+
+describe('cardinality bounds', () => {
+  it('caps distinct task_type and node values per target, counting and logging each overflow once', async () => {
+    const h = createHarness({ limits: { maxTaskTypes: 2, maxNodes: 2, maxLabelLength: 12 } });
+    for (const [id, name] of [
+      ['1', 'Alpha'],
+      ['2', 'Beta'],
+      ['3', 'Gamma'],
+      ['4', 'Gamma'],
+    ] as const) {
+      h.poll('c1', { outcome: task(id, name) });
+    }
+    const text = await h.render();
+    expect(text).toContain(
+      'obshell_maintenance_task_info{target="c1",task_id="4",task_name="Gamma",task_type="other"',
+    );
+    expect(text).toMatch(/node="other"/);
+    expect(text).toContain('obshell_exporter_label_overflows_total{target="c1",label="task_type"} 1');
+    expect(text).toContain('obshell_exporter_label_overflows_total{target="c1",label="node"} 1');
+    const overflowLogs = h.logLines.filter((l) => String(l['msg']).includes('exported as "other"'));
+    expect(overflowLogs).toHaveLength(2);
+    // Other targets have their own budget.
+    h.poll('c2', { outcome: task('9', 'Gamma') });
+    expect(await h.render()).toContain(
+      'obshell_maintenance_task_info{target="c2",task_id="9",task_name="Gamma",task_type="Gamma"',
+    );
+  });
+
+  it('truncates long label values on code points', async () => {
+    const h = createHarness({ limits: { maxTaskTypes: 50, maxNodes: 50, maxLabelLength: 5 } });
+    h.poll('c1', { outcome: task('1', '扩容集群任务名称很长') });
+    expect(await h.render()).toContain('task_name="扩容集群任"');
+  });
+});
+
+describe('state-change log', () => {
+  it('logs one info line per task state change, not per poll', () => {
+    const h = createHarness();
+    h.poll('c1', { outcome: task('7', 'Cluster scale out') });
+    h.poll('c1', { outcome: task('7', 'Cluster scale out') });
+    h.poll('c1', { outcome: task('7', 'Cluster scale out', 'FAILED') });
+    const changes = h.logLines.filter((l) => l['level'] === 30).map((l) => l['msg']);
+    expect(changes).toEqual([
+      'maintenance task "Cluster scale out" (7): new task -> RUNNING/RUN at stage 1/1',
+      'maintenance task "Cluster scale out" (7): RUNNING/RUN -> FAILED/RUN at stage 1/1',
+    ]);
+  });
+});
