@@ -1,0 +1,40 @@
+/** Durations with units, as Prometheus writes them: `500ms`, `10s`, `2m`, `1h30m`, `1d`. */
+import { fail, quote } from './problems.js';
+
+const unitMs = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, ms: 1 } as const;
+type Unit = keyof typeof unitMs;
+const units: readonly Unit[] = ['d', 'h', 'm', 's', 'ms'];
+
+// Units in decreasing order, each at most once; `m(?!s)` keeps "500ms" from reading as minutes.
+const durationPattern = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/;
+
+/** Parses a duration into milliseconds; throws InvalidValueError (a missing unit is an error, even for 0). */
+export function parseDuration(text: string): number {
+  if (text === '') fail('empty duration (e.g. "10s")');
+  if (/^\d+$/.test(text)) fail(`${quote(text)} has no unit (use ms, s, m, h or d, e.g. "10s")`);
+  const match = durationPattern.exec(text);
+  if (!match) fail(`${quote(text)} is not a duration (e.g. "500ms", "10s", "1h30m")`);
+  const ms = units.reduce((sum, unit, i) => sum + Number(match[i + 1] ?? 0) * unitMs[unit], 0);
+  if (!Number.isSafeInteger(ms)) fail(`${quote(text)} is too long`);
+  return ms;
+}
+
+/** Parses a duration that must be greater than zero (timeouts). */
+export function parsePositiveDuration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0) fail(`${quote(text)} must be greater than 0`);
+  return ms;
+}
+
+/** The shortest text parseDuration reads back as `ms` (used by the effective-config dump). */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let text = '';
+  for (const unit of units) {
+    const count = Math.floor(rest / unitMs[unit]);
+    rest -= count * unitMs[unit];
+    if (count > 0) text += `${count}${unit}`;
+  }
+  return text;
+}

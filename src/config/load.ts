@@ -1,0 +1,161 @@
+/** Flags + optional config file → one checked, frozen ExporterConfig, or a ConfigError listing every problem. */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import { agentPasswordEnv, defaults, passwordEnv } from './defaults.js';
+import { parseDuration } from './durations.js';
+import { compact, readConfigFile, readableFile } from './file.js';
+import type { Checker, ConfigFile, FileTarget } from './file.js';
+import { attempt, quote } from './problems.js';
+import { selectShard } from './shard.js';
+import type {
+  CliFlags,
+  CommandLine,
+  ConfigIo,
+  ExporterConfig,
+  FlagName,
+  SecretRef,
+  TargetConfig,
+} from './types.js';
+import { agentAddress, describeFsError } from './values.js';
+
+type TargetDefaults = Pick<TargetConfig, 'password' | 'agentPassword' | 'tls' | 'timeoutMs'>;
+
+const nodeIo: ConfigIo = { readFile: (path) => readFileSync(path, 'utf8') };
+
+/** How a flag is named in messages: as the user gave it (flag or env var). */
+function sourceOf(cli: CommandLine, name: FlagName): string {
+  return cli.sources[name] ?? `--${name}`;
+}
+
+function flagFile(cli: CommandLine, name: keyof CliFlags & `${string}file`, c: Checker): string | undefined {
+  const path = cli.flags[name];
+  return typeof path === 'string'
+    ? attempt(c.problems, sourceOf(cli, name), () => readableFile(c)(path))
+    : undefined;
+}
+
+function flagSecret(file: string | undefined, variable: string, cli: CommandLine): SecretRef {
+  if (file !== undefined) return { kind: 'file', path: file };
+  return cli.hasEnv(variable) ? { kind: 'env', name: variable } : { kind: 'none' };
+}
+
+/** What the flags give every target: credentials, TLS, timeout. */
+function targetDefaults(cli: CommandLine, c: Checker): TargetDefaults {
+  const f = cli.flags;
+  const certFile = flagFile(cli, 'obshell.cert-file', c);
+  const keyFile = flagFile(cli, 'obshell.key-file', c);
+  if (f['obshell.cert-file'] !== undefined && f['obshell.key-file'] === undefined) {
+    c.problems.push(`--obshell.key-file: required when ${sourceOf(cli, 'obshell.cert-file')} is set`);
+  }
+  if (f['obshell.key-file'] !== undefined && f['obshell.cert-file'] === undefined) {
+    c.problems.push(`--obshell.cert-file: required when ${sourceOf(cli, 'obshell.key-file')} is set`);
+  }
+  return {
+    password: flagSecret(flagFile(cli, 'obshell.password-file', c), passwordEnv, cli),
+    agentPassword: flagSecret(flagFile(cli, 'obshell.agent-password-file', c), agentPasswordEnv, cli),
+    tls: compact({
+      caFile: flagFile(cli, 'obshell.ca-file', c),
+      certFile,
+      keyFile,
+      serverName: f['obshell.server-name'],
+      insecureSkipVerify: f['obshell.insecure-skip-verify'],
+    }),
+    timeoutMs: f['obshell.timeout'] ?? parseDuration(defaults.timeout),
+  };
+}
+
+/** The single target described by flags alone. */
+function flagTarget(cli: CommandLine, base: TargetDefaults, c: Checker): TargetConfig {
+  const f = cli.flags;
+  const socket = f['obshell.socket'];
+  if (socket !== undefined && f['obshell.url'] !== undefined) {
+    c.problems.push(
+      `${sourceOf(cli, 'obshell.url')}: cannot be combined with ${sourceOf(cli, 'obshell.socket')}`,
+    );
+  }
+  const urls = socket !== undefined ? [] : (f['obshell.url'] ?? [defaults.obshellUrl]);
+  urls.forEach((url, i) => {
+    if (urls.indexOf(url) < i)
+      c.problems.push(`${sourceOf(cli, 'obshell.url')}: ${quote(url)} is given twice`);
+  });
+  const first = urls[0];
+  const name = f['obshell.target-name'] ?? socket ?? (first !== undefined ? agentAddress(first) : '');
+  return { name, urls, ...(socket !== undefined ? { socket } : {}), ...base };
+}
+
+function mergeTarget(target: FileTarget, base: TargetDefaults): TargetConfig {
+  return {
+    name: target.name ?? '',
+    urls: target.urls ?? [],
+    ...(target.socket !== undefined ? { socket: target.socket } : {}),
+    password: target.password ?? base.password,
+    agentPassword: target.agentPassword ?? base.agentPassword,
+    // Per key; the file sets cert_file and key_file together, so a pair is never mixed.
+    tls: { ...base.tls, ...target.tls },
+    timeoutMs: target.timeoutMs ?? base.timeoutMs,
+  };
+}
+
+function readFile(cli: CommandLine, io: ConfigIo, c: Checker): ConfigFile | undefined {
+  const path = cli.flags['config.file'];
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = io.readFile(path);
+  } catch (error) {
+    c.problems.push(`${sourceOf(cli, 'config.file')}: cannot read ${quote(path)}: ${describeFsError(error)}`);
+    return undefined;
+  }
+  return readConfigFile(path, text, c);
+}
+
+function buildTargets(cli: CommandLine, file: ConfigFile | undefined, c: Checker): TargetConfig[] {
+  const base = targetDefaults(cli, c);
+  if (file?.targets === undefined) return [flagTarget(cli, base, c)];
+  for (const name of ['obshell.url', 'obshell.socket', 'obshell.target-name'] as const) {
+    if (cli.flags[name] !== undefined) {
+      c.problems.push(
+        `${sourceOf(cli, name)}: cannot be used when ${sourceOf(cli, 'config.file')} lists targets`,
+      );
+    }
+  }
+  return file.targets.map((target) => mergeTarget(target, base));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !(value instanceof RegExp)) {
+    Object.values(value).forEach(deepFreeze);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Loads the effective configuration; throws ConfigError with every problem, each `<key path>: <reason>`. */
+export function loadConfig(cli: CommandLine, io: ConfigIo = nodeIo): ExporterConfig {
+  const c: Checker = { problems: [], io, hasEnv: cli.hasEnv };
+  const f = cli.flags;
+  const file = readFile(cli, io, c);
+  const targets = buildTargets(cli, file, c);
+  const webConfigFile = flagFile(cli, 'web.config.file', c);
+  if (c.problems.length > 0) throw new ConfigError(c.problems);
+  const shard = f['targets.shard'];
+  return deepFreeze({
+    targets: shard ? selectShard(targets, shard) : targets,
+    taskTypeRules: file?.taskTypeRules ?? [],
+    pollSchedule: f['poll.schedule'] ?? defaults.pollSchedule,
+    limits: {
+      maxTaskTypes: f['limits.task-types'] ?? defaults.maxTaskTypes,
+      maxNodes: f['limits.nodes'] ?? defaults.maxNodes,
+      maxLabelLength: f['limits.label-length'] ?? defaults.maxLabelLength,
+    },
+    web: {
+      listenAddress: f['web.listen-address'] ?? defaults.listenAddress,
+      telemetryPath: f['web.telemetry-path'] ?? defaults.telemetryPath,
+      ...(webConfigFile !== undefined ? { configFile: webConfigFile } : {}),
+    },
+    log: { level: f['log.level'] ?? defaults.logLevel, format: f['log.format'] ?? defaults.logFormat },
+    ...(shard ? { shard } : {}),
+    demo: f.demo ?? false,
+    ...(f['config.file'] !== undefined ? { configFile: f['config.file'] } : {}),
+  });
+}

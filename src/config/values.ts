@@ -1,0 +1,122 @@
+/** Checks for single values, shared by flags and the config file. Each returns the value or throws a reason. */
+import cron from 'node-cron';
+import { reservedPaths } from './defaults.js';
+import { fail, quote } from './problems.js';
+import type { ConfigIo, Shard } from './types.js';
+
+// Hides a user:password part before echoing a URL in a message.
+function hideUserInfo(text: string): string {
+  return text.replace(/^((?:[^:/?#]+:)?(?:\/\/)?)[^/?#]*@/, '$1***@');
+}
+
+/** An agent URL: http or https, a host, optional port, nothing else. Returns the origin (`http://host:port`). */
+export function parseAgentUrl(text: string): string {
+  const shown = quote(hideUserInfo(text));
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    fail(`${shown} is not an http or https URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`${shown} is not an http or https URL`);
+  if (url.username !== '' || url.password !== '') {
+    fail('must not contain a user or password (use a password file)');
+  }
+  if (text.includes('?') || text.includes('#')) fail(`${shown} must not have a query or fragment`);
+  if (url.pathname !== '/') fail(`${shown} must not have a path`);
+  return url.origin;
+}
+
+/** `host:port` of an agent origin, with the scheme's default port made explicit (the `target`/`agent` label). */
+export function agentAddress(origin: string): string {
+  const url = new URL(origin);
+  const port = url.port !== '' ? url.port : url.protocol === 'https:' ? '443' : '80';
+  return `${url.hostname}:${port}`;
+}
+
+/** `[host]:port`, host optional (`:9886` listens on every interface). */
+export function parseListenAddress(text: string): string {
+  const match = /^(\[[^\]]*\]|[^:[\]]*):(\d{1,5})$/.exec(text);
+  if (!match) fail(`${quote(text)} is not host:port (e.g. ":9886" or "127.0.0.1:9886")`);
+  if (Number(match[2]) > 65_535) fail(`${quote(text)} has a port above 65535`);
+  return text;
+}
+
+export function parseTelemetryPath(text: string): string {
+  if (!text.startsWith('/')) fail(`${quote(text)} must start with "/"`);
+  if ((reservedPaths as readonly string[]).includes(text)) {
+    fail(`${quote(text)} is reserved (${reservedPaths.join(', ')})`);
+  }
+  return text;
+}
+
+export function parseCronSchedule(text: string): string {
+  if (!cron.validate(text)) fail(`${quote(text)} is not a valid cron expression (e.g. "*/15 * * * * *")`);
+  return text;
+}
+
+export function parseShard(text: string): Shard {
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  if (!match) fail(`${quote(text)} is not i/n (e.g. "0/3")`);
+  const index = Number(match[1]);
+  const count = Number(match[2]);
+  if (count < 1 || index >= count) fail(`${quote(text)} needs 0 <= i < n`);
+  return { index, count };
+}
+
+export function parsePositiveInt(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+    fail(`${quote(text)} is not a positive integer`);
+  }
+  return value;
+}
+
+export function parseBoolean(text: string): boolean {
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  return fail(`${quote(text)} is not true or false`);
+}
+
+export function oneOf<T extends string>(allowed: readonly T[]): (text: string) => T {
+  return (text) => {
+    if (!(allowed as readonly string[]).includes(text)) {
+      fail(`${quote(text)} is not one of ${allowed.join(', ')}`);
+    }
+    return text as T;
+  };
+}
+
+export function parseNonEmpty(text: string): string {
+  if (text === '') fail('must not be empty');
+  return text;
+}
+
+export function parseEnvName(text: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(text)) fail(`${quote(text)} is not an environment variable name`);
+  return text;
+}
+
+/** Reads the file once to prove it is there and readable; the message names the path and the cause, never content. */
+export function checkReadable(io: ConfigIo, path: string): string {
+  try {
+    io.readFile(path);
+  } catch (error) {
+    fail(`cannot read ${quote(path)}: ${describeFsError(error)}`);
+  }
+  return path;
+}
+
+const fsReasons: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a parent is not a directory',
+};
+
+/** Only the error code is used: an fs error message is safe, but a thrown value from elsewhere might not be. */
+export function describeFsError(error: unknown): string {
+  const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : '';
+  return fsReasons[code] ?? (code !== '' ? code : 'unreadable');
+}

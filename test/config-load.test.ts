@@ -1,0 +1,254 @@
+import { describe, expect, test } from 'vitest';
+import { ConfigError } from '../src/errors.js';
+import { loadConfig, parseCommandLine } from '../src/config/index.js';
+import type { ConfigIo, ExporterConfig } from '../src/config/index.js';
+
+const configPath = '/etc/x/c.yml';
+
+const directories = new Set(['/etc', '/etc/x']);
+
+/** An in-memory file system: known paths read back, `directories` are directories, the rest is missing. */
+function fakeIo(files: Record<string, string>): ConfigIo {
+  return {
+    readFile(path) {
+      const code = directories.has(path) ? 'EISDIR' : 'ENOENT';
+      const text = files[path];
+      if (text === undefined) throw Object.assign(new Error(`${code}: ${path}`), { code });
+      return text;
+    },
+  };
+}
+
+const disk = {
+  '/etc/x/pw': 'secret',
+  '/etc/x/ca.pem': 'ca',
+  '/etc/x/cert.pem': 'cert',
+  '/etc/x/key.pem': 'key',
+  '/etc/x/web.yml': 'basic_auth_users: {}',
+};
+
+function load(
+  yaml: string | undefined,
+  argv: string[] = [],
+  env: Record<string, string> = {},
+): ExporterConfig {
+  const files: Record<string, string> = { ...disk, ...(yaml !== undefined ? { [configPath]: yaml } : {}) };
+  const fileFlag = yaml !== undefined ? [`--config.file=${configPath}`] : [];
+  return loadConfig(parseCommandLine([...fileFlag, ...argv], env), fakeIo(files));
+}
+
+function problems(
+  yaml: string | undefined,
+  argv: string[] = [],
+  env: Record<string, string> = {},
+): readonly string[] {
+  try {
+    load(yaml, argv, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('no ConfigError');
+}
+
+const target = (body: string): string => `targets:\n  - name: a\n    urls: [http://a:1]\n${body}`;
+const rule = (body: string): string => `task_type_rules:\n${body}`;
+
+describe('config file: one case per invalid input, exact message', () => {
+  test.each([
+    ['targets: {}', 'targets: must be a list'],
+    ['targets: []', 'targets: must not be empty'],
+    ['targets: [x]', 'targets[0]: must be a mapping'],
+    ['targets: [~]', 'targets[0]: must be a mapping'],
+    ['target: []', 'target: unknown key'],
+    ['- a', '/etc/x/c.yml: must be a mapping with targets and task_type_rules'],
+    ['targets:\n  - urls: [http://a:1]', 'targets[0].name: is required'],
+    ['targets:\n  - {name: "", socket: /s}', 'targets[0].name: must not be empty'],
+    ['targets:\n  - {name: 12, socket: /s}', 'targets[0].name: must be a string'],
+    ['targets:\n  - name: a', 'targets[0]: one of urls or socket is required'],
+    [target('    socket: /s'), 'targets[0]: urls and socket are mutually exclusive'],
+    ['targets:\n  - {name: a, socket: ""}', 'targets[0].socket: must not be empty'],
+    ['targets:\n  - {name: a, urls: []}', 'targets[0].urls: must not be empty'],
+    ['targets:\n  - {name: a, urls: http://a:1}', 'targets[0].urls: must be a list'],
+    [
+      'targets:\n  - {name: a, urls: [http://a:1, ftp://x]}',
+      'targets[0].urls[1]: "ftp://x" is not an http or https URL',
+    ],
+    ['targets:\n  - {name: a, urls: [2886]}', 'targets[0].urls[0]: must be a string'],
+    [
+      'targets:\n  - {name: a, urls: ["http://a:1", "http://a:1/"]}',
+      'targets[0].urls[1]: "http://a:1" is already urls[0]',
+    ],
+    [
+      'targets:\n  - {name: a, urls: ["http://u:hunter2@a:1"]}',
+      'targets[0].urls[0]: must not contain a user or password (use a password file)',
+    ],
+    [
+      'targets:\n  - {name: a, socket: /s}\n  - {name: b, socket: /t, pasword_file: /etc/x/pw}',
+      'targets[1].pasword_file: unknown key',
+    ],
+    [
+      'targets:\n  - {name: a, socket: /s}\n  - {name: a, socket: /t}',
+      'targets[1].name: "a" is already used by targets[0]',
+    ],
+    [
+      target('    password_file: pw\n    password_env: HOME'),
+      'targets[0]: password_file and password_env are mutually exclusive',
+    ],
+    [
+      target('    password_file: missing'),
+      'targets[0].password_file: cannot read "/etc/x/missing": no such file',
+    ],
+    [target('    password_file: /etc/x/'), 'targets[0].password_file: cannot read "/etc/x": is a directory'],
+    [target('    password_file: 42'), 'targets[0].password_file: must be a string'],
+    [
+      target('    password_env: NOT_SET'),
+      'targets[0].password_env: environment variable "NOT_SET" is not set',
+    ],
+    [
+      target('    password_env: bad-name'),
+      'targets[0].password_env: "bad-name" is not an environment variable name',
+    ],
+    [
+      target('    agent_password_file: pw\n    agent_password_env: HOME'),
+      'targets[0]: agent_password_file and agent_password_env are mutually exclusive',
+    ],
+    [
+      target('    agent_password_file: nope'),
+      'targets[0].agent_password_file: cannot read "/etc/x/nope": no such file',
+    ],
+    [target('    tls: []'), 'targets[0].tls: must be a mapping'],
+    [target('    tls: {serverName: x}'), 'targets[0].tls.serverName: unknown key'],
+    [target('    tls: {cert_file: cert.pem}'), 'targets[0].tls.key_file: required when cert_file is set'],
+    [target('    tls: {key_file: key.pem}'), 'targets[0].tls.cert_file: required when key_file is set'],
+    [
+      target('    tls: {ca_file: nope.pem}'),
+      'targets[0].tls.ca_file: cannot read "/etc/x/nope.pem": no such file',
+    ],
+    [target('    tls: {server_name: ""}'), 'targets[0].tls.server_name: must not be empty'],
+    [
+      target('    tls: {insecure_skip_verify: yes}'),
+      'targets[0].tls.insecure_skip_verify: must be true or false',
+    ],
+    [target('    timeout: 10'), 'targets[0].timeout: "10" has no unit (use ms, s, m, h or d, e.g. "10s")'],
+    [target('    timeout: 0s'), 'targets[0].timeout: "0s" must be greater than 0'],
+    [
+      target('    timeout: 10 seconds'),
+      'targets[0].timeout: "10 seconds" is not a duration (e.g. "500ms", "10s", "1h30m")',
+    ],
+    [target('    timeout: [10s]'), 'targets[0].timeout: must be a string'],
+    ['task_type_rules: {}', 'task_type_rules: must be a list'],
+    [rule('  - x'), 'task_type_rules[0]: must be a mapping'],
+    [rule('  - {task_type: X}'), 'task_type_rules[0].match: is required'],
+    [rule('  - {match: X}'), 'task_type_rules[0].task_type: is required'],
+    [rule('  - {match: X, task_type: ""}'), 'task_type_rules[0].task_type: must not be empty'],
+    [rule('  - {match: X, task_type: 7}'), 'task_type_rules[0].task_type: must be a string'],
+    [rule('  - {match: 7, task_type: X}'), 'task_type_rules[0].match: must be a string'],
+    [
+      rule('  - {match: a, task_type: A}\n  - {match: b, task_type: B}\n  - {match: "(", task_type: C}'),
+      'task_type_rules[2].match: "(" is not a valid regular expression (Unterminated group)',
+    ],
+    [
+      rule('  - {match: "[z-a]", task_type: X}'),
+      'task_type_rules[0].match: "[z-a]" is not a valid regular expression (Range out of order in character class)',
+    ],
+    [
+      'targets: [\n',
+      '/etc/x/c.yml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ],
+    ['targets: []\ntargets: []\n', '/etc/x/c.yml:2:1: Map keys must be unique'],
+    ['a: b: c', '/etc/x/c.yml:1:4: Nested mappings are not allowed in compact mappings'],
+  ])('%j', (yaml, message) => {
+    expect(problems(yaml, [], { HOME: '/root' })).toEqual([message]);
+  });
+
+  test('a rule with an unknown key reports the key and the missing one', () => {
+    expect(problems(rule('  - {match: X, type: Y}'))).toEqual([
+      'task_type_rules[0].type: unknown key',
+      'task_type_rules[0].task_type: is required',
+    ]);
+  });
+
+  test('all problems at once, in file order', () => {
+    const yaml = [
+      'targets:',
+      '  - name: a',
+      '    urls: [http://h:1, ftp://x]',
+      '    pasword_file: x',
+      '  - name: a',
+      '    socket: /s',
+      '    timeout: 5',
+      'task_type_rules:',
+      '  - {match: "(", task_type: T}',
+    ].join('\n');
+    expect(problems(yaml, ['--obshell.url=http://x:1'])).toEqual([
+      'targets[0].pasword_file: unknown key',
+      'targets[0].urls[1]: "ftp://x" is not an http or https URL',
+      'targets[1].timeout: "5" has no unit (use ms, s, m, h or d, e.g. "10s")',
+      'targets[1].name: "a" is already used by targets[0]',
+      'task_type_rules[0].match: "(" is not a valid regular expression (Unterminated group)',
+      '--obshell.url: cannot be used when --config.file lists targets',
+    ]);
+  });
+
+  test('a YAML syntax error is a ConfigError naming the file and the line', () => {
+    expect(() => load('targets:\n  - name: a\n   urls: x\n')).toThrow(ConfigError);
+    expect(problems('targets:\n  - name: a\n   urls: x\n')[0]).toMatch(/^\/etc\/x\/c\.yml:3:\d+: /);
+  });
+});
+
+describe('flags: problems found at load, exact message', () => {
+  test.each([
+    [['--config.file=/etc/x/none.yml'], {}, '--config.file: cannot read "/etc/x/none.yml": no such file'],
+    [
+      [],
+      { OBSHELL_EXPORTER_CONFIG_FILE: '/none.yml' },
+      'OBSHELL_EXPORTER_CONFIG_FILE: cannot read "/none.yml": no such file',
+    ],
+    [
+      ['--obshell.password-file=/missing'],
+      {},
+      '--obshell.password-file: cannot read "/missing": no such file',
+    ],
+    [
+      ['--obshell.agent-password-file=/etc'],
+      {},
+      '--obshell.agent-password-file: cannot read "/etc": is a directory',
+    ],
+    [['--obshell.ca-file=/missing'], {}, '--obshell.ca-file: cannot read "/missing": no such file'],
+    [
+      ['--obshell.cert-file=/etc/x/cert.pem'],
+      {},
+      '--obshell.key-file: required when --obshell.cert-file is set',
+    ],
+    [
+      ['--obshell.key-file=/etc/x/key.pem'],
+      {},
+      '--obshell.cert-file: required when --obshell.key-file is set',
+    ],
+    [
+      [],
+      { OBSHELL_EXPORTER_OBSHELL_KEY_FILE: '/etc/x/key.pem' },
+      '--obshell.cert-file: required when OBSHELL_EXPORTER_OBSHELL_KEY_FILE is set',
+    ],
+    [['--web.config.file=/missing.yml'], {}, '--web.config.file: cannot read "/missing.yml": no such file'],
+    [
+      ['--obshell.url=http://a:1', '--obshell.socket=/s'],
+      {},
+      '--obshell.url: cannot be combined with --obshell.socket',
+    ],
+    [['--obshell.url=http://a:1,http://a:1/'], {}, '--obshell.url: "http://a:1" is given twice'],
+  ])('%j %j', (argv, env, message) => {
+    expect(problems(undefined, argv, env)).toEqual([message]);
+  });
+
+  test.each(['--obshell.url=http://a:1', '--obshell.socket=/s', '--obshell.target-name=t'])(
+    '%s conflicts with targets from the file',
+    (flag) => {
+      const name = flag.slice(0, flag.indexOf('='));
+      expect(problems('targets: [{name: a, socket: /s}]', [flag])).toEqual([
+        `${name}: cannot be used when --config.file lists targets`,
+      ]);
+    },
+  );
+});

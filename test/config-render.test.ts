@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { parse } from 'yaml';
+import { loadConfig, parseCommandLine, renderEffectiveConfig } from '../src/config/index.js';
+
+const canary = 'canary-92c1-root-password';
+const agentCanary = 'canary-92c1-agent-password';
+const dir = mkdtempSync(join(tmpdir(), 'obshell-exporter-render-'));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('renderEffectiveConfig', () => {
+  const rootFile = write('root.password', `${canary}\n`);
+  const configFile = write(
+    'c.yml',
+    [
+      'targets:',
+      '  - {name: a, urls: [http://a:2886], timeout: 1h30m}',
+      '  - {name: b, socket: /run/obshell.sock, password_env: B_PW, agent_password_env: B_AGENT_PW}',
+      'task_type_rules:',
+      '  - {match: "^Create tenant ", task_type: Create tenant}',
+    ].join('\n'),
+  );
+  const env = { B_PW: canary, B_AGENT_PW: agentCanary, OBSHELL_AGENT_PASSWORD: agentCanary };
+  const config = loadConfig(
+    parseCommandLine(
+      [`--config.file=${configFile}`, `--obshell.password-file=${rootFile}`, '--log.level=warn'],
+      env,
+    ),
+  );
+  const text = renderEffectiveConfig(config);
+
+  test('never contains a secret value, only references', () => {
+    expect(text).not.toContain(canary);
+    expect(text).not.toContain(agentCanary);
+    expect(text).toContain(`password_file: ${rootFile}`);
+    expect(text).toContain('password_env: B_PW');
+  });
+
+  test('exact text', () => {
+    expect(text).toBe(
+      [
+        '# Effective configuration (secrets are shown as references, never values).',
+        `config_file: ${configFile}`,
+        'targets:',
+        '  - name: a',
+        '    urls:',
+        '      - http://a:2886',
+        `    password_file: ${rootFile}`,
+        '    agent_password_env: OBSHELL_AGENT_PASSWORD',
+        '    timeout: 1h30m',
+        '  - name: b',
+        '    socket: /run/obshell.sock',
+        '    password_env: B_PW',
+        '    agent_password_env: B_AGENT_PW',
+        '    timeout: 10s',
+        'task_type_rules:',
+        '  - match: "^Create tenant "',
+        '    task_type: Create tenant',
+        'poll_schedule: "*/15 * * * * *"',
+        'limits:',
+        '  task_types: 50',
+        '  nodes: 500',
+        '  label_length: 128',
+        'web:',
+        '  listen_address: :9886',
+        '  telemetry_path: /metrics',
+        'log:',
+        '  level: warn',
+        '  format: json',
+        'demo: false',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('is valid YAML whose targets section the loader accepts back', () => {
+    const doc = parse(text) as { targets: unknown[]; task_type_rules: unknown[] };
+    const again = write(
+      'again.yml',
+      JSON.stringify({ targets: doc.targets, task_type_rules: doc.task_type_rules }),
+    );
+    const reloaded = loadConfig(parseCommandLine([`--config.file=${again}`, '--log.level=warn'], env));
+    expect(reloaded.targets).toEqual(config.targets);
+    expect(reloaded.taskTypeRules).toEqual(config.taskTypeRules);
+  });
+
+  test('shows the shard and tls settings', () => {
+    const sharded = loadConfig(
+      parseCommandLine(
+        ['--targets.shard=0/1', '--obshell.insecure-skip-verify', '--obshell.server-name=x'],
+        {},
+      ),
+    );
+    const out = renderEffectiveConfig(sharded);
+    expect(out).toContain('# Targets are those of this shard only.\nshard: 0/1\n');
+    expect(out).toContain('    tls:\n      server_name: x\n      insecure_skip_verify: true\n');
+  });
+});
