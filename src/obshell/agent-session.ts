@@ -1,0 +1,187 @@
+/**
+ * One obshell agent as seen by the client: its cached /api/v1/info and public key, and one poll
+ * of the last maintenance DAG with auth v2 (contract §2), including the single re-key retry.
+ */
+import type { KeyObject } from 'node:crypto';
+import { agentHeaderName, parsePublicKey, rootHeaderName } from './auth.js';
+import {
+  decodeEnvelope,
+  envelopeFailure,
+  failure,
+  isDecryptFailed,
+  isTaskNotFound,
+  safeParse,
+  type Failure,
+} from './classify.js';
+import type { AgentIdentity, PollFailure, TaskOutcome } from './outcome.js';
+import { agentInfoSchema, dagSchema, secretSchema, type AgentInfo } from './schema.js';
+import type { RequestAuth, Transport, TransportResult } from './transport.js';
+
+export const maintenanceTaskPath = '/api/v1/task/dag/maintain/ob?show_details=true';
+export const infoPath = '/api/v1/info';
+export const secretPath = '/api/v1/secret';
+
+/** /api/v1/info is re-read at most this often, and after any failed poll. */
+export const infoMaxAgeMs = 60_000;
+
+/** Where an agent lives: `base` + path is requested; `address` names it in outcomes. */
+export type AgentTarget = { url: string; base: string; address: string; socket: boolean };
+
+export type SessionDeps = {
+  transport: Transport;
+  password: () => string;
+  agentPassword?: (() => string | undefined) | undefined;
+  now: () => number;
+};
+
+type Value<T> = { kind: 'value'; value: T };
+const value = <T>(v: T): Value<T> => ({ kind: 'value', value: v });
+
+type CachedInfo = { info: AgentInfo; fetchedAt: number };
+
+export type AgentSession = {
+  readonly target: AgentTarget;
+  poll(signal?: AbortSignal): Promise<TaskOutcome>;
+};
+
+export function createAgentSession(target: AgentTarget, deps: SessionDeps): AgentSession {
+  let cachedInfo: CachedInfo | undefined;
+  let publicKey: KeyObject | undefined;
+  const secrets = (): string[] => [deps.password(), deps.agentPassword?.() ?? ''];
+
+  const withAgent = (f: Failure): PollFailure => ({ ...f, agent: target.address });
+  const identityOf = (info: AgentInfo | undefined): AgentIdentity => ({
+    url: target.url,
+    address: target.address,
+    version: info?.version ?? '',
+    identity: info?.identity ?? '',
+  });
+
+  async function info(signal?: AbortSignal): Promise<Value<AgentInfo> | Failure> {
+    if (cachedInfo && deps.now() - cachedInfo.fetchedAt < infoMaxAgeMs) return value(cachedInfo.info);
+    const result = await readData(deps.transport, target.base, infoPath, signal, secrets());
+    if (result.kind === 'failure') {
+      // An unreachable agent fails the poll; an odd /info answer only costs us the identity.
+      return isUnreachable(result) ? result : value(cachedInfo?.info ?? {});
+    }
+    const parsed = safeParse(agentInfoSchema, result.value);
+    const read = parsed.success ? parsed.data : {};
+    cachedInfo = { info: read, fetchedAt: deps.now() };
+    return value(read);
+  }
+
+  async function key(signal?: AbortSignal): Promise<Value<KeyObject> | Failure> {
+    if (publicKey) return value(publicKey);
+    const result = await readData(deps.transport, target.base, secretPath, signal, secrets());
+    if (result.kind === 'failure') return result;
+    const parsed = safeParse(secretSchema, result.value);
+    if (!parsed.success) return failure('parse', `${secretPath}: ${parsed.issues}`);
+    try {
+      publicKey = parsePublicKey(parsed.data.public_key);
+      return value(publicKey);
+    } catch {
+      return failure('parse', `${secretPath}: public_key is not a base64 PKCS#1 RSA public key`);
+    }
+  }
+
+  function authFor(agentInfo: AgentInfo, rsaKey: KeyObject): RequestAuth {
+    const agentPassword = deps.agentPassword?.();
+    if (agentPassword !== undefined) {
+      return { headerName: agentHeaderName, publicKey: rsaKey, password: () => agentPassword };
+    }
+    // A SINGLE agent (not in a cluster yet) takes an empty root password (contract §1.3).
+    const single = agentInfo.identity === 'SINGLE';
+    return { headerName: rootHeaderName, publicKey: rsaKey, password: single ? () => '' : deps.password };
+  }
+
+  async function authenticatedTask(agentInfo: AgentInfo, signal?: AbortSignal): Promise<TaskOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      const rsaKey = await key(signal);
+      if (rsaKey.kind === 'failure') return withAgent(rsaKey);
+      const auth = authFor(agentInfo, rsaKey.value);
+      const result = await deps.transport.get(target.base + maintenanceTaskPath, { auth, signal });
+      if (attempt === 0 && staleKey(result)) {
+        publicKey = undefined; // the agent has a new key pair (restart, upgrade to 1024 bits)
+        continue;
+      }
+      return taskOutcome(result, agentInfo);
+    }
+  }
+
+  function taskOutcome(result: TransportResult, agentInfo: AgentInfo): TaskOutcome {
+    if (result.kind === 'failure') return withAgent(result);
+    const decoded = decodeEnvelope(result.answer);
+    if (decoded.kind === 'failure') return withAgent(decoded.failure);
+    const { status, envelope } = decoded;
+    const traceId = envelope.traceId ? { traceId: envelope.traceId } : {};
+    if (isTaskNotFound(status, envelope)) {
+      return { kind: 'no_task', agent: identityOf(agentInfo), ...traceId };
+    }
+    if (!envelope.successful || status < 200 || status >= 300) {
+      return withAgent(envelopeFailure(status, envelope, secrets()));
+    }
+    const dag = safeParse(dagSchema, envelope.data);
+    if (!dag.success) {
+      return withAgent(failure('parse', `HTTP ${status}: ${dag.issues}`, { status, ...traceId }));
+    }
+    return { kind: 'ok', dag: dag.data, agent: identityOf(agentInfo), ...traceId };
+  }
+
+  async function poll(signal?: AbortSignal): Promise<TaskOutcome> {
+    const read = await info(signal);
+    if (read.kind === 'failure') return withAgent(read);
+    const agentInfo = read.value;
+    const unsupported = unsupportedAuth(agentInfo);
+    if (unsupported && !target.socket) return withAgent(unsupported);
+    const outcome = target.socket
+      ? taskOutcome(await deps.transport.get(target.base + maintenanceTaskPath, { signal }), agentInfo)
+      : await authenticatedTask(agentInfo, signal);
+    if (outcome.kind === 'failure') cachedInfo = undefined; // re-read identity after any failure
+    return outcome;
+  }
+
+  return { target, poll };
+}
+
+function isUnreachable(f: Failure): boolean {
+  return f.reason === 'connect' || f.reason === 'timeout' || f.reason === 'tls';
+}
+
+function staleKey(result: TransportResult): boolean {
+  if (result.kind === 'failure') return false;
+  const decoded = decodeEnvelope(result.answer);
+  return decoded.kind === 'envelope' && isDecryptFailed(decoded.status, decoded.envelope);
+}
+
+/** Auth v1 (obshell 4.2.2.0) is not implemented: say so instead of sending a header it rejects. */
+function unsupportedAuth(info: AgentInfo): Failure | undefined {
+  const supported = info.supportedAuth;
+  const v1Only = supported
+    ? supported.length > 0 && !supported.includes('v2')
+    : /^4\.2\.2\./.test(info.version ?? '');
+  if (!v1Only) return undefined;
+  return failure(
+    'auth',
+    `agent ${info.version ?? ''} does not support auth v2 (supports: ${(supported ?? ['v1']).join(',')})`,
+  );
+}
+
+/** GET of an unauthenticated route (/info, /secret): the envelope's `data`, or a classified failure. */
+async function readData(
+  transport: Transport,
+  base: string,
+  path: string,
+  signal: AbortSignal | undefined,
+  secrets: readonly string[],
+): Promise<Value<unknown> | Failure> {
+  const result = await transport.get(base + path, { signal });
+  const named = (f: Failure): Failure => ({ ...f, message: `${path}: ${f.message}` });
+  if (result.kind === 'failure') return named(result);
+  const decoded = decodeEnvelope(result.answer);
+  if (decoded.kind === 'failure') return named(decoded.failure);
+  const { status, envelope } = decoded;
+  if (!envelope.successful || status < 200 || status >= 300) {
+    return named(envelopeFailure(status, envelope, secrets));
+  }
+  return value(envelope.data);
+}

@@ -1,0 +1,138 @@
+/**
+ * The obshell client: asks the agents of one cluster for the last maintenance DAG and returns a
+ * classified TaskOutcome, never an exception.
+ *
+ * Failover: agents are tried in order, starting with the one that answered last (sticky). Only
+ * "this agent cannot tell" moves on to the next one: connect, timeout and TLS failures, and 500
+ * Agent.OceanBase.NotHold / OB.Server.Process.NotExist / Agent.OceanBase.Useless (/DB.NotOcs).
+ * Auth, parse, api and other http failures would look the same on every agent of the cluster, so
+ * they are returned at once. When every agent failed over, the last agent's failure is returned.
+ */
+import {
+  createAgentSession,
+  maintenanceTaskPath,
+  type AgentSession,
+  type AgentTarget,
+} from './agent-session.js';
+import { failure, isFailoverable } from './classify.js';
+import type { PollFailure, TaskOutcome } from './outcome.js';
+import { createTransport, type ObshellTls } from './transport.js';
+
+export { maintenanceTaskPath };
+export type { ObshellTls };
+
+export type ObshellClientOptions = {
+  /** Agents of ONE cluster ('http://h:2886', 'https://h:2886'), tried in order. */
+  urls: readonly string[];
+  /** <obshell home>/run/obshell.sock: used instead of urls, no auth at all. */
+  socketPath?: string;
+  /** root@sys password ('' when none); called per request so rotation works. */
+  password: () => string;
+  /** When it returns a string: send X-OCS-Agent-Header with it instead. */
+  agentPassword?: () => string | undefined;
+  /** Per HTTP request, all phases and retries included; default 10 000. */
+  timeoutMs?: number;
+  /** Default 16 MiB; bigger answers are cut off while streaming → parse failure. */
+  maxResponseBytes?: number;
+  /** Files read at client creation. */
+  tls?: ObshellTls;
+  /** Ts = now + ttl; default 60. */
+  headerTtlSeconds?: number;
+  /** ms clock, default Date.now. */
+  now?: () => number;
+};
+
+export type ObshellClient = {
+  /** Never throws: every outcome is a TaskOutcome. signal aborts the whole poll → failure 'timeout'. */
+  fetchLastMaintenanceTask(options?: { signal?: AbortSignal }): Promise<TaskOutcome>;
+  /** Destroys the keep-alive agents. */
+  close(): void;
+};
+
+export const defaultTimeoutMs = 10_000;
+export const defaultMaxResponseBytes = 16 * 1024 * 1024;
+export const defaultHeaderTtlSeconds = 60;
+
+/** host:port of an agent URL, with the scheme's default port when the URL leaves it out. */
+export function agentAddress(url: URL): string {
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return `${url.hostname}:${port}`;
+}
+
+function targetsOf(options: ObshellClientOptions): AgentTarget[] {
+  if (options.socketPath !== undefined) {
+    const base = `http://unix:${options.socketPath}:`;
+    return [{ url: `unix:${options.socketPath}`, base, address: options.socketPath, socket: true }];
+  }
+  if (options.urls.length === 0)
+    throw new Error('obshell client needs at least one agent URL or a socket path');
+  return options.urls.map((raw) => {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new Error(`invalid obshell agent URL: ${JSON.stringify(raw)}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`obshell agent URL must be http or https: ${url.protocol}//${url.host}`);
+    }
+    const base = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+    return { url: base, base, address: agentAddress(url), socket: false };
+  });
+}
+
+export function createObshellClient(options: ObshellClientOptions): ObshellClient {
+  const now = options.now ?? Date.now;
+  const targets = targetsOf(options);
+  const transport = createTransport({
+    timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+    maxResponseBytes: options.maxResponseBytes ?? defaultMaxResponseBytes,
+    headerTtlSeconds: options.headerTtlSeconds ?? defaultHeaderTtlSeconds,
+    now,
+    tls: options.tls,
+    unixSockets: options.socketPath !== undefined,
+  });
+  const deps = { transport, password: options.password, agentPassword: options.agentPassword, now };
+  const sessions = targets.map((target) => createAgentSession(target, deps));
+  let preferred = 0;
+
+  async function pollAll(signal: AbortSignal | undefined): Promise<TaskOutcome> {
+    let last: PollFailure | undefined;
+    for (const index of failoverOrder(sessions.length, preferred)) {
+      if (signal?.aborted) return { ...failure('timeout', 'poll aborted'), ...agentOf(last) };
+      const session = sessions[index] as AgentSession;
+      const outcome = await session.poll(signal);
+      if (outcome.kind !== 'failure' || !isFailoverable(outcome)) {
+        preferred = index; // sticky: the next poll starts with the agent that answered
+        return outcome;
+      }
+      last = outcome;
+    }
+    return last ?? failure('connect', 'no obshell agent configured');
+  }
+
+  return {
+    async fetchLastMaintenanceTask({ signal } = {}) {
+      try {
+        return await pollAll(signal);
+      } catch (error) {
+        // A bug of ours, not an obshell answer: still a classified outcome, without details.
+        const name = error instanceof Error ? error.name : typeof error;
+        return failure('parse', `unexpected client error (${name})`);
+      }
+    },
+    close: () => {
+      transport.close();
+    },
+  };
+}
+
+/** The preferred agent first, then the others in configured order. */
+export function failoverOrder(count: number, preferred: number): number[] {
+  const rest = Array.from({ length: count }, (_, i) => i).filter((i) => i !== preferred);
+  return preferred < count ? [preferred, ...rest] : rest;
+}
+
+function agentOf(last: PollFailure | undefined): { agent?: string } {
+  return last?.agent === undefined ? {} : { agent: last.agent };
+}

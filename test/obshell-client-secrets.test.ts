@@ -1,0 +1,109 @@
+import type { ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createObshellClient } from '../src/obshell/client.js';
+import type { TaskOutcome } from '../src/obshell/outcome.js';
+import {
+  refusedPort,
+  send,
+  sendError,
+  startFakeAgent,
+  type FakeAgent,
+} from './helpers/obshell-client-server.js';
+
+// Distinctive values that must never show up in an outcome or an error.
+const canary = 'Canary-Pw-7f3a9c2e';
+const agentCanary = 'Agent-Canary-51d0b8';
+const taskRoute = '/api/v1/task/dag/maintain/ob';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Every header value the agents received, plus the passwords: none may leak. */
+function secretsSeen(agents: FakeAgent[]): string[] {
+  const headers = agents.flatMap((a) =>
+    a.requests.flatMap((r) => [r.headers['x-ocs-header'], r.headers['x-ocs-agent-header']]),
+  );
+  return [canary, agentCanary, ...headers.filter((h): h is string => typeof h === 'string')];
+}
+
+function expectClean(outcome: TaskOutcome, secrets: string[]): void {
+  const text = JSON.stringify(outcome);
+  for (const secret of secrets) expect(text).not.toContain(secret);
+  // base64 chunks of a header would also be a leak: no long base64 runs in messages
+  if (outcome.kind === 'failure') expect(outcome.message).not.toMatch(/[A-Za-z0-9+/]{60,}/);
+}
+
+const faults: [string, (res: ServerResponse) => void][] = [
+  [
+    'wrong password',
+    (res) => {
+      sendError(res, 401, 'Security.Authentication.IncorrectOceanbasePassword', 'bad');
+    },
+  ],
+  [
+    'server echoes the password',
+    (res) => {
+      sendError(res, 500, 'Common.Unexpected', `login as root with ${canary} failed`);
+    },
+  ],
+  [
+    'api failure echoing it',
+    (res) => res.writeHead(200).end(JSON.stringify({ successful: false, error: { message: canary } })),
+  ],
+  ['non-JSON', (res) => res.writeHead(200).end(`not json ${'x'.repeat(10)}`)],
+  [
+    'schema violation',
+    (res) => {
+      send(res, 200, { data: { id: 1 } });
+    },
+  ],
+  ['reset', (res) => res.socket?.destroy()],
+];
+
+describe('obshell client: no secrets in outcomes', () => {
+  it.each(faults)('%s', async (_name, reply) => {
+    const agent = await startFakeAgent({ password: canary, agentPassword: agentCanary });
+    cleanups.push(() => agent.close());
+    agent.route(taskRoute, (_req, res) => {
+      reply(res);
+    });
+    for (const agentPassword of [undefined, agentCanary]) {
+      const client = createObshellClient({
+        urls: [agent.url],
+        password: () => canary,
+        agentPassword: () => agentPassword,
+        timeoutMs: 2000,
+      });
+      cleanups.push(() => {
+        client.close();
+      });
+      const outcome = await client.fetchLastMaintenanceTask();
+      expect(outcome.kind).toBe('failure');
+      expectClean(outcome, secretsSeen([agent]));
+    }
+    expect(agent.count(taskRoute)).toBeGreaterThan(0); // headers were really sent and checked
+  });
+
+  it('keeps secrets out of transport failures and thrown configuration errors', async () => {
+    const port = await refusedPort();
+    const client = createObshellClient({ urls: [`http://127.0.0.1:${port}`], password: () => canary });
+    cleanups.push(() => {
+      client.close();
+    });
+    expectClean(await client.fetchLastMaintenanceTask(), [canary]);
+    for (const build of [
+      () => createObshellClient({ urls: ['not a url'], password: () => canary }),
+      () => createObshellClient({ urls: [], password: () => canary }),
+      () => createObshellClient({ urls: ['ftp://h'], password: () => canary, tls: { keyFile: '/no/key' } }),
+    ]) {
+      expect(build).toThrow();
+      try {
+        build();
+      } catch (error) {
+        expect(String(error)).not.toContain(canary);
+      }
+    }
+  });
+});

@@ -1,0 +1,348 @@
+import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createObshellClient,
+  maintenanceTaskPath,
+  type ObshellClientOptions,
+} from '../src/obshell/client.js';
+import type { TaskOutcome } from '../src/obshell/outcome.js';
+import type { DagJson } from '../src/obshell/schema.js';
+import {
+  decryptHeader,
+  refusedPort,
+  send,
+  sendError,
+  startFakeAgent,
+  type FakeAgent,
+  type FakeAgentOptions,
+} from './helpers/obshell-client-server.js';
+
+const seedDag = (
+  JSON.parse(readFileSync(new URL('fixtures/obshell/seed-scale-out.json', import.meta.url), 'utf8')) as {
+    data: DagJson;
+  }
+).data;
+
+const taskRoute = '/api/v1/task/dag/maintain/ob';
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function agentWith(options: FakeAgentOptions = {}): Promise<FakeAgent> {
+  const agent = await startFakeAgent({ password: 'root-pw', dag: seedDag, ...options });
+  cleanups.push(() => agent.close());
+  return agent;
+}
+
+function clientFor(urls: string[], options: Partial<ObshellClientOptions> = {}) {
+  const client = createObshellClient({ urls, password: () => 'root-pw', timeoutMs: 2000, ...options });
+  cleanups.push(() => {
+    client.close();
+  });
+  return client;
+}
+
+function failureOf(outcome: TaskOutcome) {
+  if (outcome.kind !== 'failure') throw new Error(`expected a failure, got ${outcome.kind}`);
+  return outcome;
+}
+
+describe('obshell client: auth v2 against a real socket', () => {
+  it.each([512, 1024] as const)('polls the seed DAG with a %i-bit key', async (keyBits) => {
+    const agent = await agentWith({ keyBits });
+    const outcome = await clientFor([agent.url]).fetchLastMaintenanceTask();
+    expect(outcome).toMatchObject({
+      kind: 'ok',
+      dag: { id: '11', name: 'Cluster scale out', stage: 9, max_stage: 9, state: 'SUCCEED' },
+      agent: {
+        address: `127.0.0.1:${agent.port}`,
+        identity: 'CLUSTER AGENT',
+        version: '4.4.2.0-100000012026032301',
+      },
+    });
+    expect(outcome.kind === 'ok' && outcome.dag.nodes).toHaveLength(9);
+    expect(outcome.kind === 'ok' && outcome.traceId).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('signs the exact path and query with a string Ts = now + ttl, and only the task route', async () => {
+    const agent = await agentWith();
+    const now = Date.now();
+    const outcome = await clientFor([agent.url], {
+      now: () => now,
+      headerTtlSeconds: 90,
+    }).fetchLastMaintenanceTask();
+    expect(outcome.kind).toBe('ok');
+    expect(agent.requests.map((r) => r.path)).toEqual(['/api/v1/info', '/api/v1/secret', taskRoute]);
+    const task = agent.requests.find((r) => r.path === taskRoute)!;
+    const header = decryptHeader(agent.privateKey(), task.headers['x-ocs-header'] as string);
+    expect(header).toEqual({
+      Auth: 'root-pw',
+      Ts: String(Math.floor(now / 1000) + 90),
+      Uri: maintenanceTaskPath,
+      Keys: null,
+    });
+    for (const other of agent.requests.filter((r) => r.path !== taskRoute)) {
+      expect(other.headers['x-ocs-header']).toBeUndefined();
+      expect(other.headers['x-ocs-agent-header']).toBeUndefined();
+    }
+  });
+
+  it('re-fetches the key once after DecryptFailed (rotation) and then succeeds', async () => {
+    const agent = await agentWith({ keyBits: 512 });
+    const client = clientFor([agent.url]);
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    agent.rotateKey(1024);
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    expect(agent.count('/api/v1/secret')).toBe(2);
+    expect(agent.count(taskRoute)).toBe(3);
+  });
+
+  it('retries a persistent DecryptFailed only once, then reports auth', async () => {
+    const agent = await agentWith();
+    agent.route(taskRoute, (_req, res) => {
+      sendError(res, 401, 'Security.Authentication.Header.DecryptFailed', 'Decrypt http header failed', 1);
+    });
+    const outcome = failureOf(await clientFor([agent.url]).fetchLastMaintenanceTask());
+    expect(outcome).toMatchObject({
+      reason: 'auth',
+      status: 401,
+      errCode: 'Security.Authentication.Header.DecryptFailed',
+      agent: `127.0.0.1:${agent.port}`,
+    });
+    expect(agent.count('/api/v1/secret')).toBe(2);
+    expect(agent.count(taskRoute)).toBe(2);
+  });
+
+  it('sends an empty password to a SINGLE agent', async () => {
+    const agent = await agentWith({ identity: 'SINGLE' });
+    const outcome = await clientFor([agent.url]).fetchLastMaintenanceTask();
+    expect(outcome).toMatchObject({ kind: 'ok', agent: { identity: 'SINGLE' } });
+  });
+
+  it('uses X-OCS-Agent-Header with the agent password when one is given', async () => {
+    const agent = await agentWith({ agentPassword: 'agent-pw' });
+    const outcome = await clientFor([agent.url], {
+      agentPassword: () => 'agent-pw',
+    }).fetchLastMaintenanceTask();
+    expect(outcome.kind).toBe('ok');
+    const task = agent.requests.find((r) => r.path === taskRoute)!;
+    expect(task.headers['x-ocs-header']).toBeUndefined();
+    expect(typeof task.headers['x-ocs-agent-header']).toBe('string');
+  });
+
+  it('reports a wrong password as auth with status, errCode and traceId', async () => {
+    const agent = await agentWith();
+    const outcome = failureOf(
+      await clientFor([agent.url], { password: () => 'nope' }).fetchLastMaintenanceTask(),
+    );
+    expect(outcome).toMatchObject({
+      reason: 'auth',
+      status: 401,
+      errCode: 'Security.Authentication.IncorrectOceanbasePassword',
+    });
+    expect(outcome.traceId).toMatch(/^[0-9a-f]{16}$/);
+    expect(outcome.message).not.toContain('\n');
+  });
+
+  it('refuses an agent that only speaks auth v1', async () => {
+    const agent = await agentWith({ supportedAuth: ['v1'], version: '4.2.2.0' });
+    const outcome = failureOf(await clientFor([agent.url]).fetchLastMaintenanceTask());
+    expect(outcome.reason).toBe('auth');
+    expect(agent.count(taskRoute)).toBe(0);
+  });
+});
+
+describe('obshell client: outcomes', () => {
+  it('maps 404 Task.NotFound and legacy code 2300 to no_task', async () => {
+    const agent = await agentWith({});
+    delete agent.options.dag;
+    const client = clientFor([agent.url]);
+    expect(await client.fetchLastMaintenanceTask()).toMatchObject({
+      kind: 'no_task',
+      agent: { identity: 'CLUSTER AGENT' },
+    });
+    agent.route(taskRoute, (_req, res) =>
+      res
+        .writeHead(404)
+        .end('{"successful":false,"status":404,"error":{"code":2300,"message":"task not found"}}'),
+    );
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('no_task');
+  });
+
+  const cases: [string, (res: ServerResponse) => void, Record<string, unknown>][] = [
+    [
+      '500 Common.Unexpected → http',
+      (res) => {
+        sendError(res, 500, 'Common.Unexpected', 'Unexpected error');
+      },
+      { reason: 'http', status: 500, errCode: 'Common.Unexpected' },
+    ],
+    [
+      'HTML 502 → http',
+      (res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>'),
+      { reason: 'http', status: 502 },
+    ],
+    [
+      '400 Request.Header.NotFound → auth',
+      (res) => {
+        sendError(res, 400, 'Request.Header.NotFound', 'not found');
+      },
+      { reason: 'auth', status: 400 },
+    ],
+    [
+      'legacy 401 code 10008 → auth',
+      (res) =>
+        res
+          .writeHead(401)
+          .end('{"successful":false,"status":401,"error":{"code":10008,"message":"Unauthorized"}}'),
+      { reason: 'auth', errCode: '10008' },
+    ],
+    [
+      '200 successful:false → api',
+      (res) =>
+        res
+          .writeHead(200)
+          .end('{"successful":false,"status":200,"traceId":"abcd","error":{"errCode":"X.Y","message":"no"}}'),
+      { reason: 'api', errCode: 'X.Y', traceId: 'abcd' },
+    ],
+    ['non-JSON 200 → parse', (res) => res.writeHead(200).end('hello'), { reason: 'parse', status: 200 }],
+    [
+      'envelope without successful → parse',
+      (res) => res.writeHead(200).end('{"data":{}}'),
+      { reason: 'parse' },
+    ],
+    [
+      'wrong types → parse naming the field',
+      (res) => {
+        send(res, 200, { data: { ...seedDag, stage: 'three' } });
+      },
+      { reason: 'parse', message: expect.stringContaining('stage') as unknown },
+    ],
+    [
+      'missing fields → parse',
+      (res) => {
+        send(res, 200, { data: { id: '1' } });
+      },
+      { reason: 'parse', message: expect.stringContaining('name') as unknown },
+    ],
+    [
+      'truncated body → parse',
+      (res) => {
+        res.writeHead(200, { 'content-length': '1000' });
+        res.write('{"successful":true,"da');
+        setTimeout(() => res.destroy(), 20);
+      },
+      { reason: 'parse' },
+    ],
+  ];
+  it.each(cases)('%s', async (_name, reply, expected) => {
+    const agent = await agentWith();
+    agent.route(taskRoute, (_req, res) => {
+      reply(res);
+    });
+    const outcome = failureOf(await clientFor([agent.url]).fetchLastMaintenanceTask());
+    expect(outcome).toMatchObject({ ...expected, agent: `127.0.0.1:${agent.port}` });
+    expect(outcome.message.length).toBeLessThanOrEqual(240);
+  });
+
+  it('tolerates null nodes, extra fields and deep nesting without crashing', async () => {
+    const agent = await agentWith();
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    agent.route(taskRoute, (_req, res) =>
+      res
+        .writeHead(200)
+        .end(
+          `{"successful":true,"status":200,"data":${JSON.stringify({ ...seedDag, nodes: null, extra: 1 }).slice(0, -1)},"additional_data":${deep}}}`,
+        ),
+    );
+    const client = clientFor([agent.url]);
+    const outcome = await client.fetchLastMaintenanceTask();
+    expect(outcome).toMatchObject({ kind: 'ok', dag: { nodes: [], name: 'Cluster scale out' } });
+    agent.route(taskRoute, (_req, res) =>
+      res.writeHead(200).end(`{"successful":true,"data":${'{"a":'.repeat(200_000)}1${'}'.repeat(200_000)}}`),
+    );
+    expect(await client.fetchLastMaintenanceTask()).toMatchObject({ kind: 'failure', reason: 'parse' });
+  });
+});
+
+describe('obshell client: several agents', () => {
+  it('fails over from a refused port to the next agent and sticks to it', async () => {
+    const down = `http://127.0.0.1:${await refusedPort()}`;
+    const agent = await agentWith();
+    const client = clientFor([down, agent.url]);
+    expect(await client.fetchLastMaintenanceTask()).toMatchObject({
+      kind: 'ok',
+      agent: { address: `127.0.0.1:${agent.port}` },
+    });
+    expect(await client.fetchLastMaintenanceTask()).toMatchObject({ kind: 'ok' });
+    expect(agent.count('/api/v1/info')).toBe(1); // info cached, and the first agent not asked first
+  });
+
+  it.each(['Agent.OceanBase.NotHold', 'OB.Server.Process.NotExist', 'Agent.OceanBase.Useless'])(
+    'fails over on 500 %s and starts the next poll with the agent that answered',
+    async (errCode) => {
+      const first = await agentWith();
+      first.route(taskRoute, (_req, res) => {
+        sendError(res, 500, errCode, 'cannot tell');
+      });
+      const second = await agentWith();
+      const client = clientFor([first.url, second.url]);
+      expect(await client.fetchLastMaintenanceTask()).toMatchObject({
+        kind: 'ok',
+        agent: { address: `127.0.0.1:${second.port}` },
+      });
+      await client.fetchLastMaintenanceTask();
+      expect(first.count(taskRoute)).toBe(1);
+      expect(second.count(taskRoute)).toBe(2);
+    },
+  );
+
+  it('does not fail over auth failures (they fail the same everywhere)', async () => {
+    const first = await agentWith({ password: 'other' });
+    const second = await agentWith();
+    const outcome = failureOf(await clientFor([first.url, second.url]).fetchLastMaintenanceTask());
+    expect(outcome).toMatchObject({ reason: 'auth', agent: `127.0.0.1:${first.port}` });
+    expect(second.requests).toHaveLength(0);
+  });
+
+  it('returns the last failure when every agent is unreachable', async () => {
+    const [a, b] = [await refusedPort(), await refusedPort()];
+    const outcome = failureOf(
+      await clientFor([`http://127.0.0.1:${a}`, `http://127.0.0.1:${b}`]).fetchLastMaintenanceTask(),
+    );
+    expect(outcome).toMatchObject({ reason: 'connect', errCode: 'ECONNREFUSED', agent: `127.0.0.1:${b}` });
+  });
+
+  it('names agents host:port with the default port when the URL has none', async () => {
+    const outcome = failureOf(
+      await clientFor(['http://localhost.invalid', 'https://localhost.invalid/'], {
+        timeoutMs: 1500,
+      }).fetchLastMaintenanceTask(),
+    );
+    expect(outcome.agent).toBe('localhost.invalid:443');
+    expect(outcome.reason).toBe('connect');
+  });
+});
+
+describe('obshell client: info cache', () => {
+  it('re-reads /api/v1/info after 60 s and after a failure', async () => {
+    const agent = await agentWith();
+    let now = Date.now();
+    const client = clientFor([agent.url], { now: () => now });
+    await client.fetchLastMaintenanceTask();
+    await client.fetchLastMaintenanceTask();
+    expect(agent.count('/api/v1/info')).toBe(1);
+    now += 61_000;
+    await client.fetchLastMaintenanceTask();
+    expect(agent.count('/api/v1/info')).toBe(2);
+    agent.route(taskRoute, (_req, res) => {
+      sendError(res, 500, 'Common.Unexpected', 'boom');
+    });
+    await client.fetchLastMaintenanceTask();
+    agent.route(taskRoute, null);
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    expect(agent.count('/api/v1/info')).toBe(3);
+  });
+});
