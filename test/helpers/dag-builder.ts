@@ -20,7 +20,8 @@ export type NodeSpec = {
   agents?: string[];
 };
 
-const time = (t: number | 'epoch' | undefined, fallback: number) => (t === 'epoch' ? epoch : at(t ?? fallback));
+const time = (t: number | 'epoch' | undefined, fallback: number) =>
+  t === 'epoch' ? epoch : at(t ?? fallback);
 
 export function node(spec: NodeSpec, index: number): DagNodeJson {
   const agents = spec.agents ?? ['10.0.0.11'];
