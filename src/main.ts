@@ -18,6 +18,8 @@ import { revision, version } from './version.js';
 
 type Env = Record<string, string | undefined>;
 
+const none = { kind: 'none' } as const;
+
 /** The demo's simulator runs its story this many times faster than real time. */
 export const demoSpeed = 5;
 
@@ -55,7 +57,15 @@ async function runExporter(config: ExporterConfig, env: Env): Promise<number> {
       { simulator: demo.url, scenario: 'lifecycle', speed: demoSpeed },
       'demo mode: polling the built-in obshell simulator',
     );
-    config = { ...config, targets: [{ ...config.targets[0]!, name: 'demo', urls: [demo.url] }].slice(0, 1) };
+    const demoTarget = {
+      name: 'demo',
+      urls: [demo.url],
+      password: none,
+      agentPassword: none,
+      tls: {},
+      timeoutMs: 10_000,
+    };
+    config = { ...config, targets: [demoTarget] };
     credentials = () => ({ password: () => password });
   }
   const exporter = await startExporter(config, { logger, credentials });
@@ -90,7 +100,9 @@ function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<number>
       stopping = true;
       logger.info({ signal }, 'shutting down');
       stop().then(
-        () => resolve(0),
+        () => {
+          resolve(0);
+        },
         (err: unknown) => {
           logger.error({ err }, 'shutdown failed');
           resolve(1);
@@ -99,14 +111,16 @@ function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<number>
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    process.on('SIGHUP', () =>
-      logger.warn('SIGHUP received: configuration reload is not supported yet; ignored'),
-    );
+    process.on('SIGHUP', () => {
+      logger.warn('SIGHUP received: configuration reload is not supported yet; ignored');
+    });
   });
 }
 
 function logUnexpected(logger: Logger): void {
-  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
+  process.on('unhandledRejection', (err) => {
+    logger.error({ err }, 'unhandled promise rejection');
+  });
 }
 
 function isEntryPoint(): boolean {

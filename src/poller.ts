@@ -75,7 +75,13 @@ export class Poller {
 
   /** Polls every target now, then on the schedule. Resolves when the first round is done. */
   async start(): Promise<void> {
-    this.#task = cron.schedule(this.#options.schedule, () => this.#tick(), { name: 'obshell-poll' });
+    this.#task = cron.schedule(
+      this.#options.schedule,
+      () => {
+        this.#tick();
+      },
+      { name: 'obshell-poll' },
+    );
     await this.pollAll();
     this.#ready = true;
   }
@@ -128,7 +134,9 @@ export class Poller {
     const started = now();
     const abort = new AbortController();
     slot.abort = abort;
-    const budget = setTimeout(() => abort.abort(new Error('poll interval exceeded')), this.#intervalMs);
+    const budget = setTimeout(() => {
+      abort.abort(new Error('poll interval exceeded'));
+    }, this.#intervalMs);
     try {
       const outcome = await slot.source.fetchLastMaintenanceTask({ signal: abort.signal });
       const timing = { startedAt: started / 1000, durationSeconds: (now() - started) / 1000 };

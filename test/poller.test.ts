@@ -30,9 +30,9 @@ afterEach(async () => {
 });
 
 function createPoller(sources: Record<string, TaskSource>, schedule = '*/1 * * * * *') {
-  let poller: Poller | undefined;
+  const holder: { poller?: Poller } = {};
   const metrics = createExporterMetrics({
-    series: () => poller?.series() ?? [],
+    series: () => holder.poller?.series() ?? [],
     buildInfo: { version: 't', revision: 't', nodejsVersion: 't' },
     defaultMetrics: false,
   });
@@ -42,7 +42,8 @@ function createPoller(sources: Record<string, TaskSource>, schedule = '*/1 * * *
     tracker: new TargetTracker(name, { exporterStartedAt: 0, rules: [], limits: defaultLimits }),
     source,
   }));
-  poller = new Poller({ targets, schedule, metrics, logger });
+  const poller = new Poller({ targets, schedule, metrics, logger });
+  holder.poller = poller;
   pollers.push(poller);
   return { poller, metrics, lines };
 }

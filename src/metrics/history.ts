@@ -53,7 +53,7 @@ export class TaskHistory {
     const taskEvent = result && `${result}|${dag.end_time}`;
     if (taskEvent && taskEvent !== this.#taskEvent) {
       this.#taskEvent = taskEvent;
-      if (isNew(dag.end_time) && result) this.#observeTask(dag, result, out);
+      if (isNew(dag.end_time)) this.#observeTask(dag, result, out);
     }
     dag.nodes.forEach((node, i) => {
       this.#recordNode(node, i, nodeLabel(node.name), isNew, out);

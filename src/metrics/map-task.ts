@@ -3,7 +3,7 @@
  * time is passed in. Times reset to the epoch (contract §4.5) are never exported, nor anything
  * computed from them; running or finished is read from state, never from end_time.
  */
-import type { Dag, DagNode, TaskOperator, TaskState } from '../obshell/schema.js';
+import type { Dag, DagNode, TaskState } from '../obshell/schema.js';
 import { taskOperators, taskStates, unknownEnumValue } from '../obshell/schema.js';
 import { realTime } from '../obshell/time.js';
 import type { Labels, Sample, SeriesSet } from './sample.js';
@@ -85,7 +85,7 @@ export function mapTask(dag: Dag, ctx: TaskLabelContext): SeriesSet {
       },
     ],
     taskState: stateSet(taskStates, dag.state, base, 'state'),
-    taskOperator: stateSet(taskOperators, dag.operator as TaskOperator, base, 'operator'),
+    taskOperator: stateSet(taskOperators, dag.operator, base, 'operator'),
     taskStage: one(dag.stage),
     taskMaxStage: one(dag.max_stage),
     taskStart: one(start),
