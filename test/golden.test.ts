@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { dagJson } from './helpers/dag-builder.js';
+import { defaultStartedAt, scenarioAt, type ScenarioName } from '../src/simulator/index.js';
+import { base, dagJson } from './helpers/dag-builder.js';
 import { noTask, ok, renderSteps, type Step } from './helpers/render.js';
 
 const seed = (
@@ -34,7 +35,28 @@ const hostileNames = dagJson({
   ],
 });
 
+/**
+ * Polls a simulator scenario every 15 s of story time from its start to `until`, as the
+ * exporter would, so each golden file also proves the exactly-once histograms and counters.
+ */
+function scenarioPolls(name: ScenarioName, until: number): Step[] {
+  const steps: Step[] = [];
+  for (let t = 0; t <= until; t += 15) {
+    const dag = scenarioAt(name, t);
+    steps.push({ outcome: dag ? ok(dag) : noTask, at: defaultStartedAt + t - base });
+  }
+  return steps;
+}
+
 const cases: Record<string, Step[]> = {
+  running: scenarioPolls('running', 150),
+  failed: scenarioPolls('failed', 120),
+  retry: scenarioPolls('retry', 270),
+  rollback: scenarioPolls('rollback', 195),
+  cancel: scenarioPolls('cancel', 60),
+  pass: scenarioPolls('pass', 165),
+  tenant: scenarioPolls('tenant', 75),
+  'scenario-none': scenarioPolls('none', 30),
   seed: [{ outcome: ok(seed) }],
   none: [{ outcome: noTask }],
   'poll-failed': [
