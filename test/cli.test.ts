@@ -1,0 +1,114 @@
+/**
+ * The built command as users run it: `npm run build`, then `node dist/src/main.js`. Covers the
+ * demo (live, changing metrics from the embedded simulator), exit codes and --config.check.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = new URL('..', import.meta.url).pathname;
+const main = join(root, 'dist/src/main.js');
+const canary = 'canary-Pa55w0rd-7f3a';
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [main, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 15_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+}, 120_000);
+
+describe('command line', () => {
+  it('prints help and version, exit 0', () => {
+    const help = run(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('--obshell.url');
+    expect(run(['simulate', '--help']).stdout).toContain('--scenario');
+    expect(run(['--version']).stdout).toMatch(/^obshell-exporter \d+\.\d+\.\d+ \(revision \S+, node v\d+/);
+  });
+
+  it('exits 2 on a usage error, naming the flag', () => {
+    const r = run(['--obshell.timeout=soon']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--obshell.timeout');
+    expect(run(['--no-such-flag']).status).toBe(2);
+  });
+
+  it('exits 1 on a bad config file, naming the key and the reason', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'obshell-exporter-cli-'));
+    const file = join(dir, 'bad.yml');
+    writeFileSync(file, 'targets:\n  - name: a\n    urls: [ftp://x]\n    pasword_file: /x\n');
+    const r = run(['--config.file', file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('targets[0].urls[0]');
+    expect(r.stderr).toContain('targets[0].pasword_file');
+  });
+
+  it('--config.check prints the effective config without secrets', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'obshell-exporter-cli-'));
+    const secret = join(dir, 'password');
+    writeFileSync(secret, canary);
+    const r = run(
+      ['--config.check', '--obshell.url=http://10.0.0.1:2886', `--obshell.password-file=${secret}`],
+      { OBSHELL_PASSWORD: canary },
+    );
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('http://10.0.0.1:2886');
+    expect(r.stdout).toContain(secret);
+    expect(r.stdout + r.stderr).not.toContain(canary);
+  });
+});
+
+describe('--demo', () => {
+  let child: ChildProcess | undefined;
+  let stderr = '';
+  afterAll(() => {
+    child?.kill('SIGTERM');
+  });
+
+  async function scrape(port: number): Promise<string> {
+    return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  }
+  const sample = (text: string, pattern: RegExp) =>
+    text
+      .split('\n')
+      .filter((l) => pattern.test(l))
+      .join('\n');
+
+  it('serves live metrics from the simulator that change over time, and stops cleanly on SIGTERM', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const proc = spawn(
+      process.execPath,
+      [main, '--demo', `--web.listen-address=127.0.0.1:${port}`, '--poll.schedule=*/1 * * * * *'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child = proc;
+    proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const deadline = Date.now() + 40_000;
+    const seen = new Set<string>();
+    while (Date.now() < deadline && seen.size < 3) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const text = await scrape(port).catch(() => '');
+      const current = sample(text, /^obshell_maintenance_task_(present|stage)\{/);
+      if (current) seen.add(current);
+    }
+    expect(seen.size, `distinct task snapshots seen; log:\n${stderr.slice(-2000)}`).toBeGreaterThanOrEqual(3);
+    const text = await scrape(port);
+    expect(text).toContain('obshell_up{target="demo"} 1');
+    expect(text).toMatch(
+      /obshell_agent_info\{target="demo",agent="127\.0\.0\.1:\d+",version="4\.5\.0\.0-\d+",identity="CLUSTER AGENT"\} 1/,
+    );
+    expect(stderr).toContain('"msg":"obshell-exporter started"');
+    const exit = new Promise<number | null>((resolve) => proc.on('exit', resolve));
+    proc.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(stderr).toContain('"msg":"shutting down"');
+  }, 60_000);
+});
