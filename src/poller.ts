@@ -29,31 +29,31 @@ export type PollerOptions = {
   readonly now?: () => number;
 };
 
-type TargetSlot = PolledTarget & {
+/** One target's mutable state; a reload keeps the slot of a target that stays. */
+type TargetSlot = {
+  readonly tracker: TargetTracker;
+  source: TaskSource;
   inFlight: Promise<void> | undefined;
   abort: AbortController | undefined;
   series: SeriesSet;
 };
 
 export class Poller {
-  readonly #slots: TargetSlot[];
   readonly #options: PollerOptions;
-  readonly #intervalMs: number;
   readonly #limit: <T>(task: () => Promise<T>) => Promise<T>;
   readonly #timers = new Set<NodeJS.Timeout>();
+  #slots: TargetSlot[] = [];
+  #schedule: string;
+  #intervalMs: number;
   #task: ScheduledTask | undefined;
   #ready = false;
 
   constructor(options: PollerOptions) {
     this.#options = options;
+    this.#schedule = options.schedule;
     this.#intervalMs = cronIntervalMs(options.schedule);
     this.#limit = createLimiter(options.concurrency ?? 64);
-    this.#slots = options.targets.map((t) => ({ ...t, series: {}, inFlight: undefined, abort: undefined }));
-    for (const { tracker } of this.#slots) {
-      for (const reason of failureReasons)
-        options.metrics.pollErrors.inc({ target: tracker.name, reason }, 0);
-      options.metrics.pollsSkipped.inc({ target: tracker.name }, 0);
-    }
+    this.#slots = this.#createSlots(options.targets);
   }
 
   get intervalMs(): number {
@@ -75,20 +75,35 @@ export class Poller {
 
   /** Polls every target now, then on the schedule. Resolves when the first round is done. */
   async start(): Promise<void> {
-    this.#task = cron.schedule(
-      this.#options.schedule,
-      () => {
-        this.#tick();
-      },
-      { name: 'obshell-poll' },
-    );
+    this.#startSchedule();
     await this.pollAll();
     this.#ready = true;
   }
 
-  /** One round over all targets, without spreading (start-up and tests). */
+  /** One round over all targets, without spreading (start-up, reload and tests). */
   async pollAll(): Promise<void> {
     await Promise.all(this.#slots.map((slot) => this.#poll(slot)));
+  }
+
+  /**
+   * Reload: swaps in new targets and schedule. A target that stays (same tracker) keeps its
+   * slot, so its series and any poll in flight carry over and its polls still never overlap;
+   * every replaced source is closed once its last poll is done.
+   */
+  reconfigure(targets: readonly PolledTarget[], schedule: string): void {
+    const retired = this.#slots.map((s) => ({ source: s.source, done: Promise.resolve(s.inFlight) }));
+    this.#slots = this.#createSlots(targets, this.#slots);
+    for (const { source, done } of retired) {
+      void done.then(() => {
+        source.close();
+      });
+    }
+    if (schedule !== this.#schedule) {
+      this.#schedule = schedule;
+      this.#intervalMs = cronIntervalMs(schedule);
+      void this.#task?.destroy();
+      this.#startSchedule();
+    }
   }
 
   /** Stops the schedule; in-flight polls get `graceMs` to finish, then are aborted. */
@@ -103,6 +118,31 @@ export class Poller {
     await Promise.allSettled(inFlight);
     clearTimeout(grace);
     for (const s of this.#slots) s.source.close();
+  }
+
+  #createSlots(targets: readonly PolledTarget[], previous: readonly TargetSlot[] = []): TargetSlot[] {
+    return targets.map(({ tracker, source }) => {
+      const kept = previous.find((s) => s.tracker === tracker);
+      if (kept) {
+        kept.source = source;
+        return kept;
+      }
+      this.#zeroCounters(tracker.name);
+      return { tracker, source, series: {}, inFlight: undefined, abort: undefined };
+    });
+  }
+
+  /** Counters known in advance are exported at 0, so rate() works from the first failure. */
+  #zeroCounters(target: string): void {
+    for (const reason of failureReasons) this.#options.metrics.pollErrors.inc({ target, reason }, 0);
+    this.#options.metrics.pollsSkipped.inc({ target }, 0);
+  }
+
+  #startSchedule(): void {
+    const tick = () => {
+      this.#tick();
+    };
+    this.#task = cron.schedule(this.#schedule, tick, { name: 'obshell-poll' });
   }
 
   #tick(): void {

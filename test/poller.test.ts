@@ -45,7 +45,7 @@ function createPoller(sources: Record<string, TaskSource>, schedule = '*/1 * * *
   const poller = new Poller({ targets, schedule, metrics, logger });
   holder.poller = poller;
   pollers.push(poller);
-  return { poller, metrics, lines };
+  return { poller, metrics, lines, trackers: targets.map((t) => t.tracker) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -115,5 +115,37 @@ describe('Poller', () => {
     expect(warnings).toEqual([
       expect.objectContaining({ target: 'flaky', msg: 'poll failed: connection refused' }),
     ]);
+  });
+
+  it('reconfigures: kept targets keep their series, dropped ones vanish, replaced sources are closed', async () => {
+    const closed: string[] = [];
+    const source = (name: string, outcome: TaskOutcome): TaskSource => ({
+      fetchLastMaintenanceTask: () => Promise.resolve(outcome),
+      close: () => closed.push(name),
+    });
+    const { poller, metrics, trackers } = createPoller(
+      { keep: source('keep-v1', running), drop: source('drop', noTask) },
+      '0 0 * * * *',
+    );
+    await poller.pollAll();
+    const keepTracker = trackers[0]!;
+    const added = new TargetTracker('added', { exporterStartedAt: 0, rules: [], limits: defaultLimits });
+    poller.reconfigure(
+      [
+        { tracker: keepTracker, source: source('keep-v2', running) },
+        { tracker: added, source: source('added', noTask) },
+      ],
+      '0 0 * * * *',
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    expect(closed.sort()).toEqual(['drop', 'keep-v1']);
+    let text = await metrics.registry.metrics();
+    expect(text).toContain('obshell_maintenance_task_present{target="keep"} 1');
+    expect(text).not.toContain('target="drop"} 1');
+    expect(text).toContain('obshell_exporter_poll_errors_total{target="added",reason="auth"} 0');
+    await poller.pollAll();
+    text = await metrics.registry.metrics();
+    expect(text).toContain('obshell_maintenance_task_present{target="added"} 0');
+    expect(poller.statuses().map((s) => s.name)).toEqual(['keep', 'added']);
   });
 });
