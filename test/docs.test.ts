@@ -18,7 +18,7 @@ describe('README', () => {
   );
 
   it('documents no metric the exporter does not have', () => {
-    const known = new Set(Object.values(catalogue).map((m) => m.name));
+    const known = new Set<string>(Object.values(catalogue).map((m) => m.name));
     const documented = [...readme.matchAll(/^\| `(obshell_[a-z_]+)` +\|/gm)].map((m) => m[1]);
     expect(documented.filter((name) => !known.has(name!))).toEqual([]);
   });

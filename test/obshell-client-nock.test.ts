@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createObshellClient, maintenanceTaskPath } from '../src/obshell/client.js';
 import type { DagJson } from '../src/obshell/schema.js';
 import { decryptHeader } from './helpers/obshell-client-server.js';
+import { canary } from './helpers/canary.js';
 
 const seedDag = (
   JSON.parse(readFileSync(new URL('fixtures/obshell/seed-scale-out.json', import.meta.url), 'utf8')) as {
@@ -27,7 +28,7 @@ afterAll(() => {
 });
 
 function client() {
-  return createObshellClient({ urls: [base], password: () => 'pw', timeoutMs: 2000 });
+  return createObshellClient({ urls: [base], password: () => canary.root, timeoutMs: 2000 });
 }
 
 function infoAndSecret(): nock.Scope {

@@ -8,6 +8,7 @@ import { createObshellClient, type ObshellClientOptions } from '../src/obshell/c
 import type { DagJson } from '../src/obshell/schema.js';
 import { makeTestCerts, type TestCerts } from './helpers/obshell-client-certs.js';
 import { startFakeAgent, type FakeAgent, type FakeAgentOptions } from './helpers/obshell-client-server.js';
+import { canary } from './helpers/canary.js';
 
 const seedDag = (
   JSON.parse(readFileSync(new URL('fixtures/obshell/seed-scale-out.json', import.meta.url), 'utf8')) as {
@@ -22,13 +23,13 @@ afterEach(async () => {
 });
 
 async function agentWith(options: FakeAgentOptions = {}): Promise<FakeAgent> {
-  const agent = await startFakeAgent({ password: 'root-pw', dag: seedDag, ...options });
+  const agent = await startFakeAgent({ password: canary.root, dag: seedDag, ...options });
   cleanups.push(() => agent.close());
   return agent;
 }
 
 function clientFor(options: Partial<ObshellClientOptions> & { urls: readonly string[] }) {
-  const client = createObshellClient({ password: () => 'root-pw', timeoutMs: 2000, ...options });
+  const client = createObshellClient({ password: () => canary.root, timeoutMs: 2000, ...options });
   cleanups.push(() => {
     client.close();
   });

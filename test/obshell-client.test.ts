@@ -17,6 +17,7 @@ import {
   type FakeAgent,
   type FakeAgentOptions,
 } from './helpers/obshell-client-server.js';
+import { canary } from './helpers/canary.js';
 
 const seedDag = (
   JSON.parse(readFileSync(new URL('fixtures/obshell/seed-scale-out.json', import.meta.url), 'utf8')) as {
@@ -31,13 +32,13 @@ afterEach(async () => {
 });
 
 async function agentWith(options: FakeAgentOptions = {}): Promise<FakeAgent> {
-  const agent = await startFakeAgent({ password: 'root-pw', dag: seedDag, ...options });
+  const agent = await startFakeAgent({ password: canary.root, dag: seedDag, ...options });
   cleanups.push(() => agent.close());
   return agent;
 }
 
 function clientFor(urls: string[], options: Partial<ObshellClientOptions> = {}) {
-  const client = createObshellClient({ urls, password: () => 'root-pw', timeoutMs: 2000, ...options });
+  const client = createObshellClient({ urls, password: () => canary.root, timeoutMs: 2000, ...options });
   cleanups.push(() => {
     client.close();
   });
@@ -78,7 +79,7 @@ describe('obshell client: auth v2 against a real socket', () => {
     const task = agent.requests.find((r) => r.path === taskRoute)!;
     const header = decryptHeader(agent.privateKey(), task.headers['x-ocs-header'] as string);
     expect(header).toEqual({
-      Auth: 'root-pw',
+      Auth: canary.root,
       Ts: String(Math.floor(now / 1000) + 90),
       Uri: maintenanceTaskPath,
       Keys: null,

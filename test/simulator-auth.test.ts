@@ -5,6 +5,7 @@ import { dagSchema } from '../src/obshell/schema.js';
 import { decryptHeader, generateKeys, rsaDecryptBlocks } from '../src/simulator/auth-verify.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js';
 import { authedGet, encryptHeaderText, get, getJson, publicKeyOf } from './helpers/http.js';
+import { canary } from './helpers/canary.js';
 
 const maintain = '/api/v1/task/dag/maintain/ob';
 const started: Simulator[] = [];
@@ -28,12 +29,12 @@ const inAMinute = () => String(Math.floor(Date.now() / 1000) + 60);
 
 describe('simulator auth round trip', () => {
   it.each([512, 1024] as const)('accepts the client header at %i bits', async (bits) => {
-    const s = await sim({ keyBits: bits, password: 'root-pw' });
+    const s = await sim({ keyBits: bits, password: canary.root });
     const key = await publicKeyOf(s.url);
     expect(key.asymmetricKeyDetails?.modulusLength).toBe(bits);
     // A long query makes the header span several RSA blocks.
     const path = `${maintain}?show_details=true&pad=${'x'.repeat(150)}`;
-    const { status, json, headers } = await authedGet(s.url, path, { password: 'root-pw' });
+    const { status, json, headers } = await authedGet(s.url, path, { password: canary.root });
     expect(status).toBe(200);
     expect(headers['content-type']).toBe('application/json');
     expect(json).toMatchObject({ successful: true, status: 200 });
@@ -53,9 +54,9 @@ describe('simulator auth round trip', () => {
   });
 
   it('matches header keys case-insensitively, like encoding/json', async () => {
-    const s = await sim({ password: 'pw' });
+    const s = await sim({ password: canary.root });
     const keys = Buffer.alloc(32, 7).toString('base64');
-    const text = JSON.stringify({ auth: 'pw', TS: inAMinute(), uRi: maintain, keys });
+    const text = JSON.stringify({ auth: canary.root, TS: inAMinute(), uRi: maintain, keys });
     expect((await rawHeader(s, text)).status).toBe(200);
   });
 });
@@ -84,27 +85,30 @@ describe('simulator auth failures', () => {
   });
 
   it('reads a Ts given as a JSON number as a decryption failure', async () => {
-    const s = await sim({ password: 'pw' });
-    const text = JSON.stringify({ Auth: 'pw', Ts: Number(inAMinute()), Uri: maintain, Keys: null });
+    const s = await sim({ password: canary.root });
+    const text = JSON.stringify({ Auth: canary.root, Ts: Number(inAMinute()), Uri: maintain, Keys: null });
     const { status, json } = await rawHeader(s, text);
     expect(status).toBe(401);
     expect(json.error?.errCode).toBe('Security.Authentication.Header.DecryptFailed');
   });
 
   it('rejects a non-integer Ts string with Timestamp.Invalid', async () => {
-    const s = await sim({ password: 'pw' });
-    const { status, json } = await rawHeader(s, JSON.stringify({ Auth: 'pw', Ts: '12.5', Uri: maintain }));
+    const s = await sim({ password: canary.root });
+    const { status, json } = await rawHeader(
+      s,
+      JSON.stringify({ Auth: canary.root, Ts: '12.5', Uri: maintain }),
+    );
     expect(status).toBe(401);
     expect(json.error).toMatchObject({ code: 10008, errCode: 'Security.Authentication.Timestamp.Invalid' });
   });
 
   it('expires a header once the server clock passes Ts, but only when Auth is not empty', async () => {
     let now = Date.now();
-    const s = await sim({ password: 'pw', clock: () => now });
+    const s = await sim({ password: canary.root, clock: () => now });
     const expiresAt = Math.floor(now / 1000) + 60;
-    expect((await authedGet(s.url, maintain, { password: 'pw', expiresAt })).status).toBe(200);
+    expect((await authedGet(s.url, maintain, { password: canary.root, expiresAt })).status).toBe(200);
     now += 61_000;
-    const late = await authedGet(s.url, maintain, { password: 'pw', expiresAt });
+    const late = await authedGet(s.url, maintain, { password: canary.root, expiresAt });
     expect(late.status).toBe(401);
     expect(late.json.error).toEqual({
       code: 10008,
@@ -116,14 +120,14 @@ describe('simulator auth failures', () => {
   });
 
   it('compares Uri with the exact request target, query and its order included', async () => {
-    const s = await sim({ password: 'pw' });
+    const s = await sim({ password: canary.root });
     const cases: [string, string][] = [
       [maintain, `${maintain}?show_details=true`],
       [`${maintain}?a=1&show_details=true`, `${maintain}?show_details=true&a=1`],
       [`${maintain}?show_details=true`, `${maintain}?show_details=True`],
     ];
     for (const [uri, path] of cases) {
-      const { status, json } = await authedGet(s.url, path, { password: 'pw', uri });
+      const { status, json } = await authedGet(s.url, path, { password: canary.root, uri });
       expect(status, path).toBe(401);
       expect(json.error).toEqual({
         code: 10008,
@@ -181,12 +185,12 @@ describe('simulator auth failures', () => {
   });
 
   it('fails headers made with the old key after rotateKey, with DecryptFailed', async () => {
-    const s = await sim({ password: 'pw' });
+    const s = await sim({ password: canary.root });
     const oldKey = await publicKeyOf(s.url);
     const header = () =>
       buildAuthHeader({
         publicKey: oldKey,
-        password: 'pw',
+        password: canary.root,
         uri: maintain,
         expiresAt: Date.now() / 1000 + 60,
       });
@@ -199,7 +203,7 @@ describe('simulator auth failures', () => {
       errCode: 'Security.Authentication.Header.DecryptFailed',
     });
     expect((await publicKeyOf(s.url)).asymmetricKeyDetails?.modulusLength).toBe(1024);
-    expect((await authedGet(s.url, maintain, { password: 'pw' })).status).toBe(200);
+    expect((await authedGet(s.url, maintain, { password: canary.root })).status).toBe(200);
   });
 });
 

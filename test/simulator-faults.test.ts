@@ -9,6 +9,7 @@ import {
 } from '../src/simulator/index.js';
 import { authedGet, get, getJson, publicKeyOf } from './helpers/http.js';
 import { buildAuthHeader } from '../src/obshell/auth.js';
+import { canary } from './helpers/canary.js';
 
 const maintain = '/api/v1/task/dag/maintain/ob';
 const started: Simulator[] = [];
@@ -21,7 +22,7 @@ async function sim(fault: FaultMode | null, options: SimulatorOptions = {}): Pro
     port: 0,
     scenario: 'seed',
     keyBits: 512,
-    password: 'pw',
+    password: canary.root,
     fault,
     ...options,
   });
@@ -32,7 +33,12 @@ async function sim(fault: FaultMode | null, options: SimulatorOptions = {}): Pro
 /** A raw GET of the maintain route with a valid header (the body may not be JSON). */
 async function rawMaintain(s: Simulator, path = maintain) {
   const publicKey = await publicKeyOf(s.url);
-  const value = buildAuthHeader({ publicKey, password: 'pw', uri: path, expiresAt: Date.now() / 1000 + 60 });
+  const value = buildAuthHeader({
+    publicKey,
+    password: canary.root,
+    uri: path,
+    expiresAt: Date.now() / 1000 + 60,
+  });
   return get(s.url, path, { headers: { 'x-ocs-header': value } });
 }
 
@@ -54,7 +60,7 @@ describe('simulator fault modes', () => {
     ['wrong_password', 401, 'Security.Authentication.IncorrectOceanbasePassword'],
   ] as const)('%s answers %i %s', async (fault, status, errCode) => {
     const s = await sim(fault);
-    const answer = await authedGet(s.url, maintain, { password: 'pw' });
+    const answer = await authedGet(s.url, maintain, { password: canary.root });
     expect([answer.status, answer.json.status, answer.json.successful]).toEqual([status, status, false]);
     expect(answer.json.error?.errCode).toBe(errCode);
     expect((await getJson(s.url, '/api/v1/info')).status).toBe(200);
@@ -70,7 +76,7 @@ describe('simulator fault modes', () => {
 
   it('api_unsuccessful is a 200 with successful:false', async () => {
     const { status, json } = await authedGet((await sim('api_unsuccessful')).url, maintain, {
-      password: 'pw',
+      password: canary.root,
     });
     expect([status, json.successful, json.status]).toEqual([200, false, 200]);
     expect(json.error?.errCode).toBe('Common.Unexpected');
@@ -87,19 +93,19 @@ describe('simulator fault modes', () => {
   });
 
   it('wrong_types and missing_fields parse as JSON but violate the DAG schema', async () => {
-    const wrong = await authedGet((await sim('wrong_types')).url, maintain, { password: 'pw' });
+    const wrong = await authedGet((await sim('wrong_types')).url, maintain, { password: canary.root });
     expect((wrong.json.data as { stage: unknown }).stage).toBe('9');
     expect(dagSchema.safeParse(wrong.json.data).success).toBe(false);
-    const missing = await authedGet((await sim('missing_fields')).url, maintain, { password: 'pw' });
+    const missing = await authedGet((await sim('missing_fields')).url, maintain, { password: canary.root });
     expect(missing.json.data).not.toHaveProperty('state');
     expect(dagSchema.safeParse(missing.json.data).success).toBe(false);
   });
 
   it('extra_fields and null_nodes are still valid DAGs', async () => {
-    const extra = await authedGet((await sim('extra_fields')).url, maintain, { password: 'pw' });
+    const extra = await authedGet((await sim('extra_fields')).url, maintain, { password: canary.root });
     expect(extra.json.data).toHaveProperty('dag_extra_39');
     expect(dagSchema.parse(extra.json.data)).toMatchObject({ id: '11', state: 'SUCCEED' });
-    const nulls = await authedGet((await sim('null_nodes')).url, maintain, { password: 'pw' });
+    const nulls = await authedGet((await sim('null_nodes')).url, maintain, { password: canary.root });
     expect((nulls.json.data as { nodes: unknown }).nodes).toBeNull();
     expect(dagSchema.parse(nulls.json.data).nodes).toEqual([]);
   });
@@ -124,7 +130,7 @@ describe('simulator fault modes', () => {
   it('slow answers after its delay; a stalled one is ended by close()', async () => {
     const quick = await sim('slow', { slowMs: 150 });
     const t0 = Date.now();
-    expect((await authedGet(quick.url, maintain, { password: 'pw' })).status).toBe(200);
+    expect((await authedGet(quick.url, maintain, { password: canary.root })).status).toBe(200);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
     const stalled = await sim('slow');
     const pending = rawMaintain(stalled);
@@ -156,7 +162,7 @@ describe('simulator fault modes', () => {
     expect([wrong.status, wrong.json.error]).toEqual([401, { code: 10008, message: 'Unauthorized' }]);
     const noHeader = await getJson(s.url, maintain);
     expect([noHeader.status, noHeader.json.error]).toEqual([401, { code: 10008, message: 'Unauthorized' }]);
-    const none = await authedGet(s.url, maintain, { password: 'pw' });
+    const none = await authedGet(s.url, maintain, { password: canary.root });
     expect(none.status).toBe(404);
     expect(none.json.error).toEqual({
       code: 2300,
@@ -168,10 +174,10 @@ describe('simulator fault modes', () => {
     const s = await sim('flap');
     const statuses: number[] = [];
     for (let i = 0; i < 4; i += 1)
-      statuses.push((await authedGet(s.url, maintain, { password: 'pw' })).status);
+      statuses.push((await authedGet(s.url, maintain, { password: canary.root })).status);
     expect(statuses).toEqual([200, 500, 200, 500]);
     s.setFault(null);
-    expect((await authedGet(s.url, maintain, { password: 'pw' })).status).toBe(200);
+    expect((await authedGet(s.url, maintain, { password: canary.root })).status).toBe(200);
   });
 
   it('lists every fault mode this file exercises', () => {

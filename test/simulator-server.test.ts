@@ -12,6 +12,7 @@ import {
   type SimulatorOptions,
 } from '../src/simulator/index.js';
 import { authedGet, get, getJson } from './helpers/http.js';
+import { canary } from './helpers/canary.js';
 
 const maintain = '/api/v1/task/dag/maintain/ob';
 const started: Simulator[] = [];
@@ -124,9 +125,12 @@ describe('simulator transports', () => {
     });
 
     it('serves https only, with auth, on the same port', async () => {
-      const s = await sim({ tls: { cert: pem.cert, key: pem.key }, scenario: 'seed', password: 'pw' });
+      const s = await sim({ tls: { cert: pem.cert, key: pem.key }, scenario: 'seed', password: canary.root });
       expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-      const { status, json } = await authedGet(s.url, maintain, { password: 'pw', tls: { ca: pem.ca } });
+      const { status, json } = await authedGet(s.url, maintain, {
+        password: canary.root,
+        tls: { ca: pem.ca },
+      });
       expect([status, json.successful]).toEqual([200, true]);
       await expect(get(s.url.replace('https:', 'http:'), '/api/v1/info')).rejects.toThrow();
     });
