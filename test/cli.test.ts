@@ -7,10 +7,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canary, canaryValues } from './helpers/canary.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const main = join(root, 'dist/src/main.js');
-const canary = 'canary-Pa55w0rd-7f3a';
 
 function run(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [main, ...args], {
@@ -53,16 +53,16 @@ describe('command line', () => {
 
   it('--config.check prints the effective config without secrets', () => {
     const dir = mkdtempSync(join(tmpdir(), 'obshell-exporter-cli-'));
-    const secret = join(dir, 'password');
-    writeFileSync(secret, canary);
+    const secretFile = join(dir, 'password');
+    writeFileSync(secretFile, canary.root);
     const r = run(
-      ['--config.check', '--obshell.url=http://10.0.0.1:2886', `--obshell.password-file=${secret}`],
-      { OBSHELL_PASSWORD: canary },
+      ['--config.check', '--obshell.url=http://10.0.0.1:2886', `--obshell.password-file=${secretFile}`],
+      { OBSHELL_PASSWORD: canary.agent },
     );
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('http://10.0.0.1:2886');
-    expect(r.stdout).toContain(secret);
-    expect(r.stdout + r.stderr).not.toContain(canary);
+    expect(r.stdout).toContain(secretFile);
+    for (const value of canaryValues) expect(r.stdout + r.stderr).not.toContain(value);
   });
 });
 
