@@ -49,11 +49,11 @@ export type PollTiming = { readonly startedAt: number; readonly durationSeconds:
 
 export class TargetTracker {
   readonly name: string;
-  readonly #rules: readonly TaskTypeRule[];
-  readonly #maxLabelLength: number;
   readonly #history: TaskHistory;
-  readonly #taskTypes: LabelLimiter;
-  readonly #nodes: LabelLimiter;
+  #rules: readonly TaskTypeRule[] = [];
+  #maxLabelLength = 0;
+  #taskTypes!: LabelLimiter;
+  #nodes!: LabelLimiter;
   #status: TargetStatus = { up: undefined };
 
   constructor(
@@ -61,11 +61,16 @@ export class TargetTracker {
     options: { exporterStartedAt: number; rules: readonly TaskTypeRule[]; limits: Limits },
   ) {
     this.name = name;
-    this.#rules = [...options.rules, ...builtInTaskTypeRules];
-    this.#maxLabelLength = options.limits.maxLabelLength;
     this.#history = new TaskHistory(options.exporterStartedAt);
-    this.#taskTypes = new LabelLimiter(options.limits.maxTaskTypes, this.#maxLabelLength);
-    this.#nodes = new LabelLimiter(options.limits.maxNodes, this.#maxLabelLength);
+    this.configure(options.rules, options.limits);
+  }
+
+  /** Applies (reloaded) task_type rules and limits; the exactly-once history is kept. */
+  configure(rules: readonly TaskTypeRule[], limits: Limits): void {
+    this.#rules = [...rules, ...builtInTaskTypeRules];
+    this.#maxLabelLength = limits.maxLabelLength;
+    this.#taskTypes = new LabelLimiter(limits.maxTaskTypes, limits.maxLabelLength);
+    this.#nodes = new LabelLimiter(limits.maxNodes, limits.maxLabelLength);
   }
 
   get status(): TargetStatus {
