@@ -164,6 +164,18 @@ export const catalogue = {
     help: 'Sub-task re-executions: the growth of execute_times beyond 1.',
     labelNames: ['target', 'task_type', 'node'],
   }),
+  configReloadSuccessful: spec({
+    name: 'obshell_exporter_config_last_reload_successful',
+    type: 'gauge',
+    help: 'Whether the last configuration reload (SIGHUP or POST /-/reload) succeeded: 1, or 0 while the previous configuration stays in force.',
+    labelNames: [],
+  }),
+  configReloadTimestamp: spec({
+    name: 'obshell_exporter_config_last_reload_success_timestamp_seconds',
+    type: 'gauge',
+    help: 'Unix time of the last successful configuration load (start-up or reload).',
+    labelNames: [],
+  }),
   buildInfo: spec({
     name: 'obshell_exporter_build_info',
     type: 'gauge',
