@@ -11,9 +11,10 @@ import type { Logger } from './logger.js';
 import { createExporterMetrics, type ExporterMetrics } from './metrics/registry.js';
 import { createObshellClient } from './obshell/client.js';
 import { Poller } from './poller.js';
-import { createHttpServer, listen } from './server.js';
+import { createHttpServer, createRequestListener, listen, type ServerOptions } from './server.js';
 import { TargetTracker } from './target.js';
 import { revision, version } from './version.js';
+import { createSecuredServer } from './web/serve.js';
 
 export type RunningExporter = {
   readonly address: AddressInfo;
@@ -47,6 +48,21 @@ function createSource(target: TargetConfig, credentials: CredentialSource) {
   });
 }
 
+/** Plain HTTP, or TLS/basic auth/headers from `--web.config.file` (exporter-toolkit format). */
+function createServerFor(
+  config: ExporterConfig,
+  options: ServerOptions,
+  metrics: ExporterMetrics,
+): { server: Server; tls: boolean } {
+  if (config.web.configFile === undefined) return { server: createHttpServer(options), tls: false };
+  return createSecuredServer({
+    configFile: config.web.configFile,
+    logger: options.logger,
+    registry: metrics.registry,
+    listener: createRequestListener(options),
+  });
+}
+
 export async function startExporter(
   config: ExporterConfig,
   deps: { logger: Logger; credentials: CredentialSource; now?: () => number },
@@ -61,26 +77,29 @@ export async function startExporter(
     }),
     source: createSource(target, deps.credentials),
   }));
-  let poller: Poller | undefined;
+  // The metrics read the poller's series, and the poller writes the metrics.
+  const ref: { poller?: Poller } = {};
   const metrics = createExporterMetrics({
-    series: () => poller?.series() ?? [],
+    series: () => ref.poller?.series() ?? [],
     buildInfo: { version, revision, nodejsVersion: process.version },
   });
-  poller = new Poller({ targets, schedule: config.pollSchedule, metrics, logger: deps.logger, now });
-  const live = poller;
-  const server: Server = createHttpServer({
+  const live = new Poller({ targets, schedule: config.pollSchedule, metrics, logger: deps.logger, now });
+  ref.poller = live;
+  const serverOptions: ServerOptions = {
     telemetryPath: config.web.telemetryPath,
     render: createRenderer(metrics.registry),
     landing: () => ({ version, telemetryPath: config.web.telemetryPath, targets: live.statuses() }),
     ready: () => live.ready,
     logger: deps.logger,
-  });
+  };
+  const { server, tls } = createServerFor(config, serverOptions, metrics);
   const address = await listen(server, config.web.listenAddress);
   deps.logger.info(
     {
       version,
       revision,
       listen: `${address.address}:${address.port}`,
+      scheme: tls ? 'https' : 'http',
       targets: config.targets.map((t) => t.name),
       schedule: config.pollSchedule,
     },
@@ -94,7 +113,11 @@ export async function startExporter(
     async stop(graceMs = 5000) {
       await live.stop(graceMs);
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
     },
   };
 }

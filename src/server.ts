@@ -1,12 +1,18 @@
 /** HTTP: /metrics, the landing page, health and readiness. No business logic lives here. */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.js';
 import { renderLandingPage, type LandingInfo } from './landing-page.js';
 
 export type ServerOptions = {
   readonly telemetryPath: string;
-  readonly render: (accept: string | undefined) => Promise<{ contentType: string; body: string }>;
+  readonly render: (accept: string | undefined) => Promise<{ contentType: string; body: string | Buffer }>;
   readonly landing: () => LandingInfo;
   readonly ready: () => boolean;
   readonly logger: Logger;
@@ -14,7 +20,13 @@ export type ServerOptions = {
 
 type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
 
-function send(res: ServerResponse, status: number, contentType: string, body: string, head = false): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  head = false,
+): void {
   res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
   res.end(head ? undefined : body);
 }
@@ -31,42 +43,57 @@ function routes(options: ServerOptions): Map<string, Route> {
     ],
     [
       '/',
-      (req, res) =>
+      (req, res) => {
         send(
           res,
           200,
           'text/html; charset=utf-8',
           renderLandingPage(options.landing()),
           req.method === 'HEAD',
-        ),
+        );
+      },
     ],
-    ['/-/healthy', (req, res) => send(res, 200, text, 'Healthy\n', req.method === 'HEAD')],
+    [
+      '/-/healthy',
+      (req, res) => {
+        send(res, 200, text, 'Healthy\n', req.method === 'HEAD');
+      },
+    ],
     [
       '/-/ready',
-      (req, res) =>
-        options.ready()
-          ? send(res, 200, text, 'Ready\n', req.method === 'HEAD')
-          : send(res, 503, text, 'Not ready: first poll round still running\n', req.method === 'HEAD'),
+      (req, res) => {
+        if (options.ready()) send(res, 200, text, 'Ready\n', req.method === 'HEAD');
+        else send(res, 503, text, 'Not ready: first poll round still running\n', req.method === 'HEAD');
+      },
     ],
   ]);
 }
 
+/** Plain HTTP; with `--web.config.file` the same listener goes behind src/web/serve.ts. */
 export function createHttpServer(options: ServerOptions): Server {
+  return createServer(createRequestListener(options));
+}
+
+export function createRequestListener(options: ServerOptions): RequestListener {
   const table = routes(options);
-  return createServer((req, res) => {
+  return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const route = table.get(path);
-    if (!route) return send(res, 404, 'text/plain; charset=utf-8', '404 page not found\n');
+    if (!route) {
+      send(res, 404, 'text/plain; charset=utf-8', '404 page not found\n');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return send(res, 405, 'text/plain; charset=utf-8', '405 method not allowed\n');
+      send(res, 405, 'text/plain; charset=utf-8', '405 method not allowed\n');
+      return;
     }
     Promise.resolve(route(req, res)).catch((err: unknown) => {
       options.logger.error({ err, path }, 'request failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
-  });
+  };
 }
 
 /** Parses `host:port`, `:port` or `[v6]:port`. An empty host listens on every interface. */

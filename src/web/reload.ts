@@ -1,0 +1,79 @@
+/**
+ * The live web config: the file and the certificate files it names are stat'ed on every new
+ * connection and request (cheap, and no watcher to miss a Kubernetes symlink swap); on a change
+ * they are re-read. A broken new version keeps the old one and is logged once.
+ */
+import { statSync } from 'node:fs';
+import type { Logger } from '../logger.js';
+import { loadTlsMaterial, tlsFiles, type TlsMaterial } from './tls.js';
+import { readWebConfigFile, type WebConfig } from './web-config.js';
+
+export type WebState = { readonly config: WebConfig; readonly tls?: TlsMaterial };
+export type WebStateSource = { current(): WebState };
+
+type Loaded = { state?: WebState; files: string[]; error?: Error };
+
+function load(file: string): Loaded {
+  let config: WebConfig;
+  try {
+    config = readWebConfigFile(file);
+  } catch (error) {
+    return { files: [], error: error as Error };
+  }
+  const files = config.tls ? tlsFiles(config.tls) : [];
+  try {
+    return { state: { config, ...(config.tls && { tls: loadTlsMaterial(config.tls) }) }, files };
+  } catch (error) {
+    return { files, error: error as Error };
+  }
+}
+
+/** Reads the web config now (throws when it is invalid) and returns the live view of it. */
+export function loadWebState(file: string): { state: WebState; files: string[] } {
+  const { state, files, error } = load(file);
+  if (error || !state) throw error ?? new Error('web config: not loaded');
+  return { state, files };
+}
+
+function fingerprint(files: readonly string[]): string {
+  return files
+    .map((f) => {
+      const s = statSync(f, { throwIfNoEntry: false });
+      return s ? `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : '-';
+    })
+    .join('|');
+}
+
+export function createWebStateSource(
+  file: string,
+  logger: Logger,
+  /** Throws to refuse a new state that needs a restart. */
+  accept: (next: WebState, first: WebState) => void = () => undefined,
+): WebStateSource {
+  const first = loadWebState(file);
+  let state = first.state;
+  let watched = [file, ...first.files];
+  let seen = fingerprint(watched);
+  return {
+    current() {
+      if (fingerprint(watched) === seen) return state;
+      const next = load(file);
+      try {
+        if (next.error || !next.state) throw next.error ?? new Error('not loaded');
+        accept(next.state, first.state);
+        state = next.state;
+        watched = [file, ...next.files];
+        logger.info({ file, tls: state.tls !== undefined }, 'web config reloaded');
+      } catch (error) {
+        // Watch the files the broken version names too, so fixing one of them is noticed.
+        watched = [...new Set([...watched, ...next.files])];
+        logger.error(
+          { file, err: (error as Error).message },
+          'web config reload failed; keeping the previous one',
+        );
+      }
+      seen = fingerprint(watched);
+      return state;
+    },
+  };
+}

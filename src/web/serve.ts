@@ -1,0 +1,135 @@
+/**
+ * The HTTP(S) server for `--web.config.file`: TLS (with certificates swapped in on change),
+ * client-certificate policy, rate limit, extra headers and basic auth in front of every path.
+ */
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { Registry, RegistryContentType } from 'prom-client';
+import type { Logger } from '../logger.js';
+import { createAuthFailureCounter, createBasicAuth } from './basic-auth.js';
+import { createWebStateSource, type WebState, type WebStateSource } from './reload.js';
+import { clientCertProblem, type TlsMaterial } from './tls.js';
+
+export type SecuredServerOptions = {
+  readonly configFile: string;
+  readonly logger: Logger;
+  /** Gets obshell_exporter_http_auth_failures_total. */
+  readonly registry: Registry<RegistryContentType>;
+  readonly listener: RequestListener;
+  readonly now?: () => number;
+};
+
+export const authChallenge = 'Basic realm="obshell-exporter", charset="UTF-8"';
+
+/** Throws WebConfigError when the file is invalid; later broken versions are logged and skipped. */
+export function createSecuredServer(options: SecuredServerOptions): { server: Server; tls: boolean } {
+  const source = createWebStateSource(options.configFile, options.logger, (next, first) => {
+    if ((next.tls === undefined) !== (first.tls === undefined)) {
+      throw new Error('tls_server_config: switching between HTTP and HTTPS needs a restart');
+    }
+  });
+  const initial = source.current();
+  const handler = guard(source, options);
+  options.logger.info(
+    {
+      file: options.configFile,
+      tls: initial.tls !== undefined,
+      clientAuth: initial.tls?.clientAuthType,
+      basicAuthUsers: initial.config.users.size,
+    },
+    'web config loaded',
+  );
+  if (!initial.tls) return { server: createHttpServer(handler), tls: false };
+  return { server: createTlsServer(source, initial.tls, handler, options.logger), tls: true };
+}
+
+function serverTlsOptions(tls: TlsMaterial) {
+  return { requestCert: tls.requestCert, rejectUnauthorized: tls.rejectUnauthorized };
+}
+
+function createTlsServer(
+  source: WebStateSource,
+  first: TlsMaterial,
+  handler: RequestListener,
+  logger: Logger,
+) {
+  const server = createHttpsServer({ ...first.context, ...serverTlsOptions(first) }, handler);
+  let applied = first;
+  // Runs before tls.Server wraps the socket, so this connection already gets a rotated certificate.
+  server.prependListener('connection', () => {
+    const tls = source.current().tls;
+    if (!tls || tls === applied) return;
+    server.setSecureContext(tls.context);
+    // tls.Server reads these per connection; setSecureContext does not cover them.
+    Object.assign(server, serverTlsOptions(tls));
+    applied = tls;
+  });
+  server.prependListener('secureConnection', (socket: TLSSocket) => {
+    const problem = clientCertProblem(socket, applied);
+    if (problem === undefined) return;
+    logger.debug({ remote: socket.remoteAddress, problem }, 'TLS client refused');
+    socket.destroy();
+  });
+  server.on('tlsClientError', (err, socket) => {
+    logger.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+  });
+  return server;
+}
+
+/** Token bucket like Go's rate.Limiter: `burst` tokens, one more every `intervalMs`. */
+function createLimiter(now: () => number) {
+  let current: WebState['config']['rateLimit'];
+  let tokens = 0;
+  let last = 0;
+  return (limit: WebState['config']['rateLimit']): boolean => {
+    if (!limit) return true;
+    if (limit !== current) [current, tokens, last] = [limit, limit.burst, now()];
+    tokens = Math.min(limit.burst, tokens + (now() - last) / limit.intervalMs);
+    last = now();
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
+
+function refuse(res: Parameters<RequestListener>[1], status: number, body: string, challenge?: string): void {
+  if (challenge) res.setHeader('WWW-Authenticate', challenge);
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+function guard(source: WebStateSource, options: SecuredServerOptions): RequestListener {
+  const failures = createAuthFailureCounter(options.registry);
+  const auth = createBasicAuth();
+  const allow = createLimiter(options.now ?? Date.now);
+  return (req, res) => {
+    const { config } = source.current();
+    if (!allow(config.rateLimit)) {
+      refuse(res, 429, 'Too Many Requests\n');
+      return;
+    }
+    for (const [name, value] of Object.entries(config.headers)) res.setHeader(name, value);
+    if (config.users.size === 0) {
+      options.listener(req, res);
+      return;
+    }
+    auth.check(config.users, req.headers.authorization).then(
+      (result) => {
+        if (result === 'ok') {
+          options.listener(req, res);
+          return;
+        }
+        failures.inc({ reason: result });
+        refuse(res, 401, 'Unauthorized\n', authChallenge);
+      },
+      (err: unknown) => {
+        options.logger.error({ err: (err as Error).message }, 'basic auth check failed');
+        refuse(res, 500, 'Internal Server Error\n');
+      },
+    );
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * `--web.config.file` in exporter-toolkit's format (tls_server_config, http_server_config,
+ * basic_auth_users, rate_limit), so a node_exporter web-config.yml works unchanged.
+ * Messages name the key and never quote a hash or key material.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { parseDuration } from '../config/durations.js';
+import { quote } from '../config/problems.js';
+import { keyPath, readBoolean, readMapping, readString, type Mapping } from '../config/yaml-walk.js';
+import { readTlsServerConfig, type TlsServerConfig } from './tls-config.js';
+
+export type WebConfig = {
+  readonly tls?: TlsServerConfig;
+  /** Accepted for compatibility; the server speaks HTTP/1.1. */
+  readonly http2: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+  /** user → bcrypt hash */
+  readonly users: ReadonlyMap<string, string>;
+  readonly rateLimit?: { readonly intervalMs: number; readonly burst: number };
+};
+
+export class WebConfigError extends Error {
+  override name = 'WebConfigError' as const;
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid web config ${file}: ${problems.join('; ')}`);
+  }
+}
+
+const topKeys = ['tls_server_config', 'http_server_config', 'basic_auth_users', 'rate_limit'] as const;
+
+/** exporter-toolkit allows only these headers; `undefined` means any value. */
+const allowedHeaders: Readonly<Record<string, readonly string[] | undefined>> = {
+  'Strict-Transport-Security': undefined,
+  'X-Content-Type-Options': ['nosniff'],
+  'X-Frame-Options': ['deny', 'sameorigin'],
+  'X-XSS-Protection': undefined,
+  'Content-Security-Policy': undefined,
+};
+
+// $2$, $2a$, $2b$, $2y$ with a two-digit cost and 53 characters of salt and hash.
+const bcryptPattern = /^\$2[aby]?\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+
+export function readWebConfigFile(file: string): WebConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new WebConfigError(file, [`cannot read: ${(error as NodeJS.ErrnoException).code ?? 'error'}`]);
+  }
+  return parseWebConfig(text, dirname(resolve(file)), file);
+}
+
+/** Parses the YAML text; relative file names resolve against `baseDir`. */
+export function parseWebConfig(text: string, baseDir: string, file = 'web config'): WebConfig {
+  const problems: string[] = [];
+  const root = parseYaml(text, file);
+  if (root !== null && root !== undefined && !isMapping(root)) {
+    throw new WebConfigError(file, [`must be a mapping with ${topKeys.join(', ')}`]);
+  }
+  const top = readMapping(root, '', topKeys, problems) ?? {};
+  const tls = readTlsServerConfig(top['tls_server_config'], baseDir, problems);
+  const http =
+    readMapping(top['http_server_config'], 'http_server_config', ['http2', 'headers'], problems) ?? {};
+  const config: WebConfig = {
+    ...(tls !== undefined && { tls }),
+    http2: readBoolean(http['http2'], 'http_server_config.http2', problems) ?? true,
+    headers: readHeaders(http['headers'], problems),
+    users: readUsers(top['basic_auth_users'], problems),
+    ...readRateLimit(top['rate_limit'], problems),
+  };
+  if (problems.length > 0) throw new WebConfigError(file, problems);
+  return config;
+}
+
+function isMapping(value: unknown): value is Mapping {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Syntax errors carry only the YAML error's first sentence and position: never the offending line. */
+function parseYaml(text: string, file: string): unknown {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length === 0) return doc.toJS() as unknown;
+  throw new WebConfigError(
+    file,
+    doc.errors.map((error) => {
+      const at = error.linePos?.[0];
+      const reason = error.message.split(' at line ')[0] ?? error.message;
+      return `${at ? `line ${at.line}, column ${at.col}: ` : ''}${reason}`;
+    }),
+  );
+}
+
+function readHeaders(value: unknown, problems: string[]): Record<string, string> {
+  const path = 'http_server_config.headers';
+  const map = readMapping(value, path, [], []) ?? {};
+  if (value !== undefined && value !== null && !isMapping(value)) problems.push(`${path}: must be a mapping`);
+  const headers: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(map)) {
+    if (!Object.hasOwn(allowedHeaders, name)) {
+      problems.push(
+        `${keyPath(path, name)}: this header can not be configured (allowed: ${Object.keys(allowedHeaders).join(', ')})`,
+      );
+      continue;
+    }
+    const allowed = allowedHeaders[name];
+    const text = readString(raw, keyPath(path, name), problems);
+    if (text === undefined || text === '') continue;
+    if (allowed && !allowed.includes(text)) {
+      problems.push(`${keyPath(path, name)}: ${quote(text)} is not one of ${allowed.join(', ')}`);
+    } else headers[name] = text;
+  }
+  return headers;
+}
+
+function readUsers(value: unknown, problems: string[]): Map<string, string> {
+  const path = 'basic_auth_users';
+  const users = new Map<string, string>();
+  if (value === undefined || value === null) return users;
+  if (!isMapping(value)) {
+    problems.push(`${path}: must be a mapping of user names to bcrypt hashes`);
+    return users;
+  }
+  for (const [user, hash] of Object.entries(value)) {
+    const cost = typeof hash === 'string' ? Number(bcryptPattern.exec(hash)?.[1]) : NaN;
+    if (typeof hash !== 'string' || !(cost >= 4 && cost <= 31)) {
+      problems.push(
+        `${keyPath(path, user)}: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+      );
+    } else users.set(user, hash);
+  }
+  return users;
+}
+
+function readRateLimit(value: unknown, problems: string[]): Pick<WebConfig, 'rateLimit'> {
+  const map = readMapping(value, 'rate_limit', ['interval', 'burst'], problems);
+  if (!map) return {};
+  const intervalMs = readString(map['interval'], 'rate_limit.interval', problems, parseDuration) ?? 0;
+  const burst = map['burst'] ?? 0;
+  if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 0) {
+    problems.push('rate_limit.burst: must be a whole number of requests, 0 or more');
+    return {};
+  }
+  return intervalMs > 0 ? { rateLimit: { intervalMs, burst } } : {};
+}

@@ -1,0 +1,196 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseWebConfig, readWebConfigFile, WebConfigError } from '../src/web/web-config.js';
+import { tempDir } from './web-helpers.js';
+
+const hash = '$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG';
+const tlsBase = 'tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n';
+
+const invalid: [string, string, string][] = [
+  ['an unknown top-level key', 'foo: 1', 'foo: unknown key'],
+  [
+    'a list at the top',
+    '- a',
+    'must be a mapping with tls_server_config, http_server_config, basic_auth_users, rate_limit',
+  ],
+  ['tls_server_config not a mapping', 'tls_server_config: [1]', 'tls_server_config: must be a mapping'],
+  ['no key', 'tls_server_config:\n  cert_file: a.crt', 'tls_server_config: missing one of key or key_file'],
+  ['no cert', 'tls_server_config:\n  key_file: a.key', 'tls_server_config: missing one of cert or cert_file'],
+  ['cert twice', `${tlsBase}  cert: x`, 'tls_server_config: set cert or cert_file, not both'],
+  [
+    'an unknown client_auth_type',
+    `${tlsBase}  client_auth_type: Bogus`,
+    'tls_server_config.client_auth_type: "Bogus" is not one of NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert',
+  ],
+  [
+    'verification without a CA',
+    `${tlsBase}  client_auth_type: RequireAndVerifyClientCert`,
+    'tls_server_config: client_auth_type RequireAndVerifyClientCert needs client_ca_file',
+  ],
+  [
+    'a CA without a policy',
+    `${tlsBase}  client_ca_file: ca.crt`,
+    'tls_server_config: client_ca_file is set but client_auth_type is NoClientCert',
+  ],
+  [
+    'SANs with an optional certificate',
+    `${tlsBase}  client_ca_file: ca.crt\n  client_auth_type: VerifyClientCertIfGiven\n  client_allowed_sans: [x]`,
+    'tls_server_config: client_allowed_sans needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert',
+  ],
+  [
+    'an unknown TLS version',
+    `${tlsBase}  min_version: TLS14`,
+    'tls_server_config.min_version: unknown TLS version "TLS14" (use TLS10, TLS11, TLS12 or TLS13)',
+  ],
+  [
+    'min above max',
+    `${tlsBase}  min_version: TLS13\n  max_version: TLS12`,
+    'tls_server_config: min_version is above max_version',
+  ],
+  [
+    'an unknown cipher',
+    `${tlsBase}  cipher_suites: [TLS_FAKE]`,
+    'tls_server_config.cipher_suites: unknown cipher "TLS_FAKE"',
+  ],
+  [
+    'an unknown curve',
+    `${tlsBase}  curve_preferences: [CurveP999]`,
+    'tls_server_config.curve_preferences: unknown curve "CurveP999" (use CurveP256, CurveP384, CurveP521, X25519)',
+  ],
+  [
+    'a file name that is not a string',
+    'tls_server_config:\n  cert_file: 5\n  key_file: k',
+    'tls_server_config.cert_file: must be a string',
+  ],
+  [
+    'a non-boolean',
+    `${tlsBase}  prefer_server_cipher_suites: yes please`,
+    'tls_server_config.prefer_server_cipher_suites: must be true or false',
+  ],
+  [
+    'a policy without certificates',
+    'tls_server_config:\n  client_auth_type: RequireAndVerifyClientCert',
+    'tls_server_config: client_auth_type needs cert_file and key_file',
+  ],
+  ['an unknown TLS key', `${tlsBase}  pem: x`, 'tls_server_config.pem: unknown key'],
+  [
+    'http2 not a boolean',
+    'http_server_config:\n  http2: maybe',
+    'http_server_config.http2: must be true or false',
+  ],
+  [
+    'a header toolkit does not allow',
+    'http_server_config:\n  headers:\n    Authorization: x',
+    'http_server_config.headers.Authorization: this header can not be configured (allowed: Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, Content-Security-Policy)',
+  ],
+  [
+    'a header value outside its set',
+    'http_server_config:\n  headers:\n    X-Frame-Options: allow',
+    'http_server_config.headers.X-Frame-Options: "allow" is not one of deny, sameorigin',
+  ],
+  ['an unknown http key', 'http_server_config:\n  foo: 1', 'http_server_config.foo: unknown key'],
+  [
+    'a plain-text password',
+    'basic_auth_users:\n  alice: canary-plaintext-5150',
+    `basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+  ],
+  [
+    'users as a list',
+    'basic_auth_users: [alice]',
+    'basic_auth_users: must be a mapping of user names to bcrypt hashes',
+  ],
+  [
+    'a bad rate-limit interval',
+    'rate_limit:\n  interval: 1x\n  burst: 2',
+    'rate_limit.interval: "1x" is not a duration (e.g. "500ms", "10s", "1h30m")',
+  ],
+  [
+    'a negative burst',
+    'rate_limit:\n  interval: 1s\n  burst: -1',
+    'rate_limit.burst: must be a whole number of requests, 0 or more',
+  ],
+  [
+    'a duplicate key',
+    'basic_auth_users: {}\nbasic_auth_users: {}',
+    'line 2, column 1: Map keys must be unique',
+  ],
+  [
+    'a YAML syntax error',
+    'basic_auth_users:\n  alice: "canary-unterminated',
+    'line 2, column 30: Missing closing "quote',
+  ],
+];
+
+describe('web config parsing', () => {
+  it.each(invalid)('rejects %s with an exact message', (_name, yaml, message) => {
+    expect(() => parseWebConfig(yaml, '/etc/exporter', 'web.yml')).toThrow(
+      new WebConfigError('web.yml', [message]),
+    );
+    try {
+      parseWebConfig(yaml, '/etc/exporter', 'web.yml');
+    } catch (error) {
+      expect((error as Error).message).toBe(`invalid web config web.yml: ${message}`);
+      expect((error as Error).message).not.toContain('canary');
+    }
+  });
+
+  it("accepts node_exporter's sample file and resolves paths against the file's directory", () => {
+    const yaml = [
+      'tls_server_config:',
+      '  cert_file: server.crt',
+      '  key_file: /abs/server.key',
+      '  client_ca_file: ca.crt',
+      '  client_auth_type: RequireAndVerifyClientCert',
+      '  client_allowed_sans: [scraper.test]',
+      '  min_version: TLS13',
+      '  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256]',
+      '  curve_preferences: [X25519, CurveP256]',
+      '  prefer_server_cipher_suites: false',
+      'http_server_config:',
+      '  http2: false',
+      '  headers:',
+      '    X-Frame-Options: deny',
+      '    X-Content-Type-Options: nosniff',
+      '    Content-Security-Policy: ""',
+      'basic_auth_users:',
+      `  alice: ${hash}`,
+      'rate_limit:',
+      '  interval: 100ms',
+      '  burst: 5',
+    ].join('\n');
+    const config = parseWebConfig(yaml, '/etc/exporter');
+    expect(config.tls).toEqual({
+      cert: { file: '/etc/exporter/server.crt' },
+      key: { file: '/abs/server.key' },
+      clientCa: { file: '/etc/exporter/ca.crt' },
+      clientAuthType: 'RequireAndVerifyClientCert',
+      clientAllowedSans: ['scraper.test'],
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      ciphers:
+        'ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256',
+      honorCipherOrder: false,
+      ecdhCurve: 'X25519:P-256',
+    });
+    expect(config.http2).toBe(false);
+    expect(config.headers).toEqual({ 'X-Frame-Options': 'deny', 'X-Content-Type-Options': 'nosniff' });
+    expect([...config.users]).toEqual([['alice', hash]]);
+    expect(config.rateLimit).toEqual({ intervalMs: 100, burst: 5 });
+  });
+
+  it('treats an empty file as plain HTTP without auth, and accepts the old RequireClientCert name', () => {
+    expect(parseWebConfig('', '/x')).toEqual({ http2: true, headers: {}, users: new Map() });
+    const old = parseWebConfig(`${tlsBase}  client_auth_type: RequireClientCert`, '/x');
+    expect(old.tls?.clientAuthType).toBe('RequireAnyClientCert');
+  });
+
+  it('names an unreadable file by its error code only', () => {
+    const { dir, cleanup } = tempDir();
+    afterAll(cleanup);
+    const file = join(dir, 'web.yml');
+    expect(() => readWebConfigFile(file)).toThrow(`invalid web config ${file}: cannot read: ENOENT`);
+    writeFileSync(file, 'basic_auth_users: {}\n');
+    expect(readWebConfigFile(file).users.size).toBe(0);
+  });
+});

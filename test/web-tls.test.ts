@@ -1,0 +1,140 @@
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseSubjectAltName } from '../src/web/tls.js';
+import { captureLogs, get, makeCertSet, startSecured, stop, tempDir, type Started } from './web-helpers.js';
+
+const temp = tempDir();
+let pem: (name: string) => Buffer;
+beforeAll(() => {
+  pem = makeCertSet(temp.dir);
+});
+afterAll(temp.cleanup);
+
+let started: Started | undefined;
+afterEach(async () => {
+  await stop(started);
+  started = undefined;
+});
+
+/** Writes `name` (relative files resolve against its directory) and starts a server on it. */
+async function serve(name: string, yaml: string, logger = captureLogs().logger) {
+  const file = join(temp.dir, name);
+  writeFileSync(file, yaml);
+  started = await startSecured(file, logger);
+  return `https://127.0.0.1:${started.port}/metrics`;
+}
+
+const tlsYaml = (extra = '', cert = 'server-a') =>
+  `tls_server_config:\n  cert_file: ${cert}.crt\n  key_file: ${cert}.key\n${extra}`;
+const client = (name?: string) => ({
+  ca: pem('ca.crt'),
+  ...(name && { cert: pem(`${name}.crt`), key: pem(`${name}.key`) }),
+});
+
+describe('TLS from the web config', () => {
+  it('serves https with the configured certificate and adds the configured headers', async () => {
+    const headers =
+      'http_server_config:\n  headers:\n    X-Frame-Options: deny\n    Strict-Transport-Security: max-age=31536000\n';
+    const url = await serve('plain-tls.yml', tlsYaml() + headers);
+    expect(started?.tls).toBe(true);
+    const reply = await get(url, client());
+    expect(reply).toMatchObject({ status: 200, body: 'ok\n', peerCn: 'server-a' });
+    expect(reply.headers['x-frame-options']).toBe('deny');
+    expect(reply.headers['strict-transport-security']).toBe('max-age=31536000');
+    await expect(get(url.replace('https:', 'http:'))).rejects.toThrow();
+  });
+
+  describe('RequireAndVerifyClientCert', () => {
+    const mtls = tlsYaml('  client_ca_file: ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n');
+
+    it('accepts a client certificate signed by client_ca_file', async () => {
+      const url = await serve('mtls.yml', mtls);
+      expect((await get(url, client('client'))).status).toBe(200);
+    });
+
+    it('rejects a client without a certificate', async () => {
+      const url = await serve('mtls.yml', mtls);
+      await expect(get(url, client())).rejects.toThrow();
+    });
+
+    it('rejects a client certificate from another CA', async () => {
+      const url = await serve('mtls.yml', mtls);
+      await expect(get(url, client('stranger'))).rejects.toThrow();
+    });
+
+    it('rejects a good certificate whose SANs are not in client_allowed_sans', async () => {
+      const url = await serve('sans.yml', `${mtls}  client_allowed_sans: [other.test]\n`);
+      await expect(get(url, client('client'))).rejects.toThrow();
+      await stop(started);
+      const allowed = await serve(
+        'sans-ok.yml',
+        `${mtls}  client_allowed_sans: ['spiffe://test/prometheus']\n`,
+      );
+      expect((await get(allowed, client('client'))).status).toBe(200);
+    });
+  });
+
+  it('VerifyClientCertIfGiven lets a client without a certificate in but not one from another CA', async () => {
+    const url = await serve(
+      'if-given.yml',
+      tlsYaml('  client_ca_file: ca.crt\n  client_auth_type: VerifyClientCertIfGiven\n'),
+    );
+    expect((await get(url, client())).status).toBe(200);
+    expect((await get(url, client('client'))).status).toBe(200);
+    await expect(get(url, client('stranger'))).rejects.toThrow();
+  });
+
+  it('min_version TLS13 refuses a client that only speaks TLS 1.2', async () => {
+    const url = await serve('tls13.yml', tlsYaml('  min_version: TLS13\n'));
+    await expect(get(url, { ...client(), maxVersion: 'TLSv1.2' })).rejects.toThrow();
+    expect((await get(url, { ...client(), minVersion: 'TLSv1.3' })).status).toBe(200);
+  });
+
+  it('max_version TLS12 with cipher_suites still serves a TLS 1.2 client', async () => {
+    const ciphers = '  max_version: TLS12\n  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n';
+    const url = await serve('tls12.yml', tlsYaml(ciphers));
+    expect((await get(url, client())).status).toBe(200);
+    await expect(get(url, { ...client(), minVersion: 'TLSv1.3' })).rejects.toThrow();
+  });
+
+  it('rotates certificates without a restart and keeps the old one when a rewrite is broken', async () => {
+    for (const ext of ['crt', 'key'])
+      copyFileSync(join(temp.dir, `server-a.${ext}`), join(temp.dir, `live.${ext}`));
+    const { logger, lines } = captureLogs();
+    const url = await serve('rotate.yml', tlsYaml('', 'live'), logger);
+    expect((await get(url, client())).peerCn).toBe('server-a');
+
+    writeFileSync(join(temp.dir, 'live.key'), pem('server-b.key'));
+    writeFileSync(join(temp.dir, 'live.crt'), pem('server-b.crt'));
+    expect((await get(url, client())).peerCn).toBe('server-b');
+    expect(lines.filter((l) => l.includes('web config reloaded'))).toHaveLength(1);
+
+    writeFileSync(join(temp.dir, 'live.crt'), 'not a certificate\n');
+    expect((await get(url, client())).peerCn).toBe('server-b');
+    expect((await get(url, client())).peerCn).toBe('server-b');
+    const errors = lines.filter((l) => l.includes('"level":50'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('tls_server_config: cannot use the certificate and key');
+    expect(lines.join('\n')).not.toContain(pem('server-b.key').toString().split('\n')[1]);
+  });
+
+  it('keeps https when a new web config drops tls_server_config (that needs a restart)', async () => {
+    const { logger, lines } = captureLogs();
+    const url = await serve('switch.yml', tlsYaml(), logger);
+    writeFileSync(join(temp.dir, 'switch.yml'), 'basic_auth_users: {}\n');
+    expect((await get(url, client())).status).toBe(200);
+    expect(lines.some((l) => l.includes('switching between HTTP and HTTPS needs a restart'))).toBe(true);
+  });
+});
+
+describe('subjectAltName parsing', () => {
+  it('reads DNS, IP, URI and quoted values', () => {
+    expect(parseSubjectAltName('DNS:a.test, IP Address:2001:db8::1, URI:spiffe://x/y, DNS:"b,c"')).toEqual([
+      'a.test',
+      '2001:db8::1',
+      'spiffe://x/y',
+      'b,c',
+    ]);
+  });
+});
