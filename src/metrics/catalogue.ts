@@ -164,6 +164,12 @@ export const catalogue = {
     help: 'Sub-task re-executions: the growth of execute_times beyond 1.',
     labelNames: ['target', 'task_type', 'node'],
   }),
+  httpAuthFailures: spec({
+    name: 'obshell_exporter_http_auth_failures_total',
+    type: 'counter',
+    help: 'HTTP requests refused by basic auth (web config basic_auth_users), by reason: missing, unknown_user, wrong_password.',
+    labelNames: ['reason'],
+  }),
   configReloadSuccessful: spec({
     name: 'obshell_exporter_config_last_reload_successful',
     type: 'gauge',

@@ -6,16 +6,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { Counter, type Registry, type RegistryContentType } from 'prom-client';
+import { catalogue } from '../metrics/catalogue.js';
 
 export const authFailureReasons = ['missing', 'unknown_user', 'wrong_password'] as const;
 export type AuthFailure = (typeof authFailureReasons)[number];
 export type AuthResult = 'ok' | AuthFailure;
 
-export const authFailuresMetric = {
-  name: 'obshell_exporter_http_auth_failures_total',
-  help: 'HTTP requests refused by basic auth (web config basic_auth_users), by reason: missing, unknown_user, wrong_password.',
-  labelNames: ['reason'],
-} as const;
+export const authFailuresMetric = catalogue.httpAuthFailures;
 
 // bcrypt (cost 10) of a random string nobody knows; only its cost matters.
 const decoyHash = '$2b$10$vBBiFNnZ49dGKS564FXynOLDmxuKbRg3sKUWNHUN1le.d/xCQM9fy';
@@ -24,7 +21,8 @@ const cacheLimit = 100;
 /** Registers the failure counter, every reason at 0 so dashboards see the series from the start. */
 export function createAuthFailureCounter(registry: Registry<RegistryContentType>): Counter<'reason'> {
   const counter = new Counter({
-    ...authFailuresMetric,
+    name: authFailuresMetric.name,
+    help: authFailuresMetric.help,
     labelNames: [...authFailuresMetric.labelNames],
     registers: [registry],
   });
