@@ -10,16 +10,20 @@ import { createRenderer } from './exposition.js';
 import type { Logger } from './logger.js';
 import { createExporterMetrics, type ExporterMetrics } from './metrics/registry.js';
 import { createObshellClient } from './obshell/client.js';
-import { Poller } from './poller.js';
+import { Poller, type PolledTarget } from './poller.js';
+import { createReloader, type ReloadResult } from './reload.js';
 import { createHttpServer, createRequestListener, listen, type ServerOptions } from './server.js';
 import { TargetTracker } from './target.js';
 import { revision, version } from './version.js';
+import { createAuthFailureCounter } from './web/basic-auth.js';
 import { createSecuredServer } from './web/serve.js';
 
 export type RunningExporter = {
   readonly address: AddressInfo;
   readonly metrics: ExporterMetrics;
   readonly poller: Poller;
+  /** Re-reads and applies the configuration; an invalid one keeps the old one running. */
+  reload(trigger: string): Promise<ReloadResult>;
   /** Stops polling (in-flight polls get `graceMs`), then closes the HTTP server. */
   stop(graceMs?: number): Promise<void>;
 };
@@ -54,43 +58,106 @@ function createServerFor(
   options: ServerOptions,
   metrics: ExporterMetrics,
 ): { server: Server; tls: boolean } {
+  // Registered either way, so dashboards and alerts see the series at 0 without basic auth too.
+  const authFailures = createAuthFailureCounter(metrics.registry);
   if (config.web.configFile === undefined) return { server: createHttpServer(options), tls: false };
   return createSecuredServer({
     configFile: config.web.configFile,
     logger: options.logger,
-    registry: metrics.registry,
+    authFailures,
     listener: createRequestListener(options),
   });
 }
 
-export async function startExporter(
-  config: ExporterConfig,
-  deps: { logger: Logger; credentials: CredentialSource; now?: () => number },
-): Promise<RunningExporter> {
+export type ExporterDeps = {
+  readonly logger: Logger;
+  readonly credentials: CredentialSource;
+  /** Reads the configuration again for SIGHUP and POST /-/reload; without it reload is off. */
+  readonly load?: () => ExporterConfig;
+  readonly now?: () => number;
+};
+
+/** Keeps one tracker per target name, so a reload never loses a target's exactly-once history. */
+function createTargetSet(deps: ExporterDeps, exporterStartedAt: number) {
+  const trackers = new Map<string, TargetTracker>();
+  return (config: ExporterConfig): PolledTarget[] => {
+    // Clients first: a bad TLS file throws here, before anything has changed.
+    const sources = config.targets.map((target) => ({
+      target,
+      source: createSource(target, deps.credentials),
+    }));
+    const names = new Set(config.targets.map((t) => t.name));
+    for (const name of trackers.keys()) if (!names.has(name)) trackers.delete(name);
+    return sources.map(({ target, source }) => {
+      let tracker = trackers.get(target.name);
+      if (tracker) tracker.configure(config.taskTypeRules, config.limits);
+      else {
+        tracker = new TargetTracker(target.name, {
+          exporterStartedAt,
+          rules: config.taskTypeRules,
+          limits: config.limits,
+        });
+        trackers.set(target.name, tracker);
+      }
+      return { tracker, source };
+    });
+  };
+}
+
+/** What a reload cannot change without a restart: said once in the log rather than ignored silently. */
+function warnUnreloadable(from: ExporterConfig, to: ExporterConfig, logger: Logger): void {
+  const web = (['listenAddress', 'telemetryPath', 'configFile'] as const).filter(
+    (k) => from.web[k] !== to.web[k],
+  );
+  const changed: string[] = web.map((k) => `web.${k}`);
+  if (from.log.format !== to.log.format) changed.push('log.format');
+  if (changed.length > 0) logger.warn({ changed }, 'these settings change only on restart; kept as they are');
+}
+
+function refuseReload(): never {
+  throw new Error('reload is not enabled: the configuration was not read from flags or a file');
+}
+
+export async function startExporter(config: ExporterConfig, deps: ExporterDeps): Promise<RunningExporter> {
   const now = deps.now ?? Date.now;
-  const exporterStartedAt = now() / 1000;
-  const targets = config.targets.map((target) => ({
-    tracker: new TargetTracker(target.name, {
-      exporterStartedAt,
-      rules: config.taskTypeRules,
-      limits: config.limits,
-    }),
-    source: createSource(target, deps.credentials),
-  }));
+  const targetsFor = createTargetSet(deps, now() / 1000);
   // The metrics read the poller's series, and the poller writes the metrics.
   const ref: { poller?: Poller } = {};
   const metrics = createExporterMetrics({
     series: () => ref.poller?.series() ?? [],
     buildInfo: { version, revision, nodejsVersion: process.version },
   });
-  const live = new Poller({ targets, schedule: config.pollSchedule, metrics, logger: deps.logger, now });
+  const live = new Poller({
+    targets: targetsFor(config),
+    schedule: config.pollSchedule,
+    metrics,
+    logger: deps.logger,
+    now,
+  });
   ref.poller = live;
+  let current = config;
+  const apply = (next: ExporterConfig) => {
+    warnUnreloadable(current, next, deps.logger);
+    live.reconfigure(targetsFor(next), next.pollSchedule);
+    deps.logger.level = next.log.level;
+    current = { ...next, web: current.web, log: { ...next.log, format: current.log.format } };
+  };
+  const { load } = deps;
+  // The reload gauges exist either way; without `load` (configuration given in code) reload is refused.
+  const reloader = createReloader({
+    load: load ?? refuseReload,
+    apply,
+    registry: metrics.registry,
+    logger: deps.logger,
+    now,
+  });
   const serverOptions: ServerOptions = {
     telemetryPath: config.web.telemetryPath,
     render: createRenderer(metrics.registry),
     landing: () => ({ version, telemetryPath: config.web.telemetryPath, targets: live.statuses() }),
     ready: () => live.ready,
     logger: deps.logger,
+    ...(load && { reload: () => reloader.reload('POST /-/reload') }),
   };
   const { server, tls } = createServerFor(config, serverOptions, metrics);
   const address = await listen(server, config.web.listenAddress);
@@ -110,6 +177,7 @@ export async function startExporter(
     address,
     metrics,
     poller: live,
+    reload: (trigger) => reloader.reload(trigger),
     async stop(graceMs = 5000) {
       await live.stop(graceMs);
       server.closeAllConnections();

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ExporterConfig } from './config/index.js';
+import type { ExporterConfig, TargetConfig } from './config/index.js';
 import { loadConfig, parseCommandLine, renderEffectiveConfig, usage } from './config/index.js';
 import { ConfigError, UsageError } from './errors.js';
 import { credentialsFromConfig, startExporter, type CredentialSource } from './exporter.js';
@@ -36,7 +36,8 @@ export async function main(argv: string[], env: Env): Promise<number> {
       return (write(`obshell-exporter ${version} (revision ${revision}, node ${process.version})`), 0);
     const config = loadConfig(cli);
     if (cli.command === 'check') return (write(renderEffectiveConfig(config)), 0);
-    return await runExporter(config, env);
+    // A reload reads the same flags again, with the environment and files as they are now.
+    return await runExporter(config, env, () => loadConfig(parseCommandLine(argv, env)));
   } catch (err) {
     if (err instanceof UsageError)
       return (fail(`obshell-exporter: ${err.message}\nRun "obshell-exporter --help" for usage.`), 2);
@@ -45,34 +46,39 @@ export async function main(argv: string[], env: Env): Promise<number> {
   }
 }
 
-async function runExporter(config: ExporterConfig, env: Env): Promise<number> {
+async function runExporter(config: ExporterConfig, env: Env, load: () => ExporterConfig): Promise<number> {
   const logger = createLogger(config.log);
   logUnexpected(logger);
   let credentials: CredentialSource = credentialsFromConfig(env);
   let demo: Simulator | undefined;
+  let withDemo = (c: ExporterConfig) => c;
   if (config.demo) {
     const password = randomBytes(12).toString('hex');
-    demo = await startSimulator({ port: 0, scenario: 'lifecycle', speed: demoSpeed, password });
+    const simulator = await startSimulator({ port: 0, scenario: 'lifecycle', speed: demoSpeed, password });
     logger.info(
-      { simulator: demo.url, scenario: 'lifecycle', speed: demoSpeed },
+      { simulator: simulator.url, scenario: 'lifecycle', speed: demoSpeed },
       'demo mode: polling the built-in obshell simulator',
     );
-    const demoTarget = {
-      name: 'demo',
-      urls: [demo.url],
-      password: none,
-      agentPassword: none,
-      tls: {},
-      timeoutMs: 10_000,
-    };
-    config = { ...config, targets: [demoTarget] };
+    demo = simulator;
+    withDemo = (c) => ({ ...c, targets: [demoTarget(simulator.url)] });
     credentials = () => ({ password: () => password });
   }
-  const exporter = await startExporter(config, { logger, credentials });
-  return untilSignal(logger, async () => {
-    await exporter.stop(5000);
-    await demo?.close();
+  const exporter = await startExporter(withDemo(config), {
+    logger,
+    credentials,
+    load: () => withDemo(load()),
   });
+  return untilSignal(logger, {
+    stop: async () => {
+      await exporter.stop(5000);
+      await demo?.close();
+    },
+    reload: () => exporter.reload('SIGHUP'),
+  });
+}
+
+function demoTarget(url: string): TargetConfig {
+  return { name: 'demo', urls: [url], password: none, agentPassword: none, tls: {}, timeoutMs: 10_000 };
 }
 
 async function runSimulate(argv: string[], env: Env): Promise<number> {
@@ -85,11 +91,14 @@ async function runSimulate(argv: string[], env: Env): Promise<number> {
     { url: simulator.url, scenario: options.scenario ?? 'lifecycle', speed: options.speed ?? 1 },
     'obshell simulator listening',
   );
-  return untilSignal(logger, () => simulator.close());
+  return untilSignal(logger, { stop: () => simulator.close() });
 }
 
-/** SIGTERM/SIGINT: graceful stop, exit 0; a second signal exits at once. */
-function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<number> {
+/** SIGTERM/SIGINT: graceful stop, exit 0; a second signal exits at once. SIGHUP: reload. */
+function untilSignal(
+  logger: Logger,
+  actions: { stop: () => Promise<void>; reload?: () => Promise<unknown> },
+): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -99,7 +108,7 @@ function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<number>
       }
       stopping = true;
       logger.info({ signal }, 'shutting down');
-      stop().then(
+      actions.stop().then(
         () => {
           resolve(0);
         },
@@ -112,7 +121,8 @@ function untilSignal(logger: Logger, stop: () => Promise<void>): Promise<number>
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', () => {
-      logger.warn('SIGHUP received: configuration reload is not supported yet; ignored');
+      if (actions.reload) void actions.reload();
+      else logger.warn('SIGHUP received: nothing to reload');
     });
   });
 }

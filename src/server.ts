@@ -16,9 +16,15 @@ export type ServerOptions = {
   readonly landing: () => LandingInfo;
   readonly ready: () => boolean;
   readonly logger: Logger;
+  /** POST or PUT /-/reload: re-read the configuration (as Prometheus does). */
+  readonly reload?: () => Promise<{ ok: true } | { ok: false; error: string }>;
 };
 
-type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+type Route = { readonly methods: readonly string[]; readonly handle: Handler };
+
+const text = 'text/plain; charset=utf-8';
+const read = ['GET', 'HEAD'] as const;
 
 function send(
   res: ServerResponse,
@@ -31,42 +37,49 @@ function send(
   res.end(head ? undefined : body);
 }
 
+type Answer = [status: number, contentType: string, body: string | Buffer];
+
+/** A GET/HEAD route; HEAD gets the headers only. */
+function page(answer: (req: IncomingMessage) => Answer | Promise<Answer>): Route {
+  return {
+    methods: read,
+    handle: async (req, res) => {
+      const [status, contentType, body] = await answer(req);
+      send(res, status, contentType, body, req.method === 'HEAD');
+    },
+  };
+}
+
 function routes(options: ServerOptions): Map<string, Route> {
-  const text = 'text/plain; charset=utf-8';
-  return new Map<string, Route>([
+  const table = new Map<string, Route>([
     [
       options.telemetryPath,
-      async (req, res) => {
+      page(async (req) => {
         const { contentType, body } = await options.render(req.headers.accept);
-        send(res, 200, contentType, body, req.method === 'HEAD');
-      },
+        return [200, contentType, body];
+      }),
     ],
-    [
-      '/',
-      (req, res) => {
-        send(
-          res,
-          200,
-          'text/html; charset=utf-8',
-          renderLandingPage(options.landing()),
-          req.method === 'HEAD',
-        );
-      },
-    ],
-    [
-      '/-/healthy',
-      (req, res) => {
-        send(res, 200, text, 'Healthy\n', req.method === 'HEAD');
-      },
-    ],
+    ['/', page(() => [200, 'text/html; charset=utf-8', renderLandingPage(options.landing())])],
+    ['/-/healthy', page(() => [200, text, 'Healthy\n'])],
     [
       '/-/ready',
-      (req, res) => {
-        if (options.ready()) send(res, 200, text, 'Ready\n', req.method === 'HEAD');
-        else send(res, 503, text, 'Not ready: first poll round still running\n', req.method === 'HEAD');
-      },
+      page(() =>
+        options.ready() ? [200, text, 'Ready\n'] : [503, text, 'Not ready: first poll round still running\n'],
+      ),
     ],
   ]);
+  const { reload } = options;
+  if (reload) {
+    table.set('/-/reload', {
+      methods: ['POST', 'PUT'],
+      handle: async (_req, res) => {
+        const result = await reload();
+        if (result.ok) send(res, 200, text, 'Reloaded\n');
+        else send(res, 500, text, `failed to reload config: ${result.error}\n`);
+      },
+    });
+  }
+  return table;
 }
 
 /** Plain HTTP; with `--web.config.file` the same listener goes behind src/web/serve.ts. */
@@ -80,17 +93,17 @@ export function createRequestListener(options: ServerOptions): RequestListener {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const route = table.get(path);
     if (!route) {
-      send(res, 404, 'text/plain; charset=utf-8', '404 page not found\n');
+      send(res, 404, text, '404 page not found\n');
       return;
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      send(res, 405, 'text/plain; charset=utf-8', '405 method not allowed\n');
+    if (!route.methods.includes(req.method ?? '')) {
+      res.setHeader('Allow', route.methods.join(', '));
+      send(res, 405, text, '405 method not allowed\n');
       return;
     }
-    Promise.resolve(route(req, res)).catch((err: unknown) => {
+    Promise.resolve(route.handle(req, res)).catch((err: unknown) => {
       options.logger.error({ err, path }, 'request failed');
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      if (!res.headersSent) send(res, 500, text, 'internal error\n');
       else res.destroy();
     });
   };

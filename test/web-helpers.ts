@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import { Registry, type RegistryContentType } from 'prom-client';
 import { createLogger } from '../src/logger.js';
 import { listen } from '../src/server.js';
+import { createAuthFailureCounter } from '../src/web/basic-auth.js';
 import { createSecuredServer } from '../src/web/serve.js';
 
 export function tempDir(): { dir: string; cleanup: () => void } {
@@ -105,7 +106,7 @@ export async function startSecured(configFile: string, logger = captureLogs().lo
   const { server, tls } = createSecuredServer({
     configFile,
     logger,
-    registry,
+    authFailures: createAuthFailureCounter(registry),
     listener: (_req, res) => {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('ok\n');

@@ -5,17 +5,17 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import type { Registry, RegistryContentType } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { Logger } from '../logger.js';
-import { createAuthFailureCounter, createBasicAuth } from './basic-auth.js';
+import { createBasicAuth } from './basic-auth.js';
 import { createWebStateSource, type WebState, type WebStateSource } from './reload.js';
 import { clientCertProblem, type TlsMaterial } from './tls.js';
 
 export type SecuredServerOptions = {
   readonly configFile: string;
   readonly logger: Logger;
-  /** Gets obshell_exporter_http_auth_failures_total. */
-  readonly registry: Registry<RegistryContentType>;
+  /** obshell_exporter_http_auth_failures_total, registered by the caller so it exists without basic auth too. */
+  readonly authFailures: Counter<'reason'>;
   readonly listener: RequestListener;
   readonly now?: () => number;
 };
@@ -103,7 +103,7 @@ function refuse(res: Parameters<RequestListener>[1], status: number, body: strin
 }
 
 function guard(source: WebStateSource, options: SecuredServerOptions): RequestListener {
-  const failures = createAuthFailureCounter(options.registry);
+  const failures = options.authFailures;
   const auth = createBasicAuth();
   const allow = createLimiter(options.now ?? Date.now);
   return (req, res) => {
