@@ -1,5 +1,6 @@
 /** Turns one poll's outcome into metrics and log lines: the side effects of a poll, in one place. */
 import type { Logger } from './logger.js';
+import { taskResults } from './metrics/history.js';
 import type { ExporterMetrics } from './metrics/registry.js';
 import type { SeriesSet } from './metrics/sample.js';
 import type { TaskOutcome } from './obshell/outcome.js';
@@ -32,6 +33,14 @@ function recordObservations(target: string, report: PollReport, metrics: Exporte
   const obs = report.observations;
   if (!obs) return;
   const task_type = obs.taskType;
+  if (obs.firstSeen.taskType) {
+    metrics.taskFailures.inc({ target, task_type }, 0);
+    for (const result of taskResults) metrics.taskDuration.zero({ target, task_type, result });
+  }
+  for (const node of obs.firstSeen.nodes) {
+    metrics.nodeDuration.zero({ target, task_type, node });
+    metrics.subtaskRetries.inc({ target, task_type, node }, 0);
+  }
   for (const { result, seconds } of obs.taskDurations)
     metrics.taskDuration.observe({ target, task_type, result }, seconds);
   if (obs.failures > 0) metrics.taskFailures.inc({ target, task_type }, obs.failures);

@@ -39,7 +39,11 @@ export type TargetStatus = {
 export type PollReport = {
   readonly series: SeriesSet;
   readonly status: TargetStatus;
-  readonly observations?: Observations & { taskType: string };
+  readonly observations?: Observations & {
+    taskType: string;
+    /** Cumulative series to create at zero now (first sighting), so rate() sees their first event. */
+    firstSeen: { taskType: boolean; nodes: readonly string[] };
+  };
   readonly overflows: readonly { label: string; value: string }[];
   /** Set when the task, its state or its operator changed since the last successful poll. */
   readonly transition?: { from: TaskSummary | undefined; to: TaskSummary | undefined };
@@ -55,6 +59,7 @@ export class TargetTracker {
   #taskTypes!: LabelLimiter;
   #nodes!: LabelLimiter;
   #status: TargetStatus = { up: undefined };
+  readonly #seenSeries = new Set<string>();
 
   constructor(
     name: string,
@@ -118,7 +123,9 @@ export class TargetTracker {
           now: timing.startedAt,
         }),
       );
-      observations = { ...this.#history.record(outcome.dag, nodeLabel), taskType };
+      const nodes = outcome.dag.nodes.map((n) => nodeLabel(n.name));
+      const firstSeen = this.#firstSightings(taskType, nodes);
+      observations = { ...this.#history.record(outcome.dag, nodeLabel), taskType, firstSeen };
       task = summarise(outcome.dag, taskType);
     } else {
       this.#history.recordNoTask();
@@ -138,6 +145,15 @@ export class TargetTracker {
       overflows,
       ...(observations && { observations }),
       ...(transition && { transition }),
+    };
+  }
+
+  /** Bounded by the label caps: at most (task types + 1) × (nodes + 1) keys. */
+  #firstSightings(taskType: string, nodes: readonly string[]) {
+    const isNew = (key: string) => !this.#seenSeries.has(key) && Boolean(this.#seenSeries.add(key));
+    return {
+      taskType: isNew(taskType),
+      nodes: [...new Set(nodes)].filter((node) => isNew(`${taskType}\u0000${node}`)),
     };
   }
 
