@@ -15,6 +15,8 @@ import { createLogger, type Logger } from './logger.js';
 import { parseSimulateArgs, simulateUsage } from './simulator/cli.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { revision, version } from './version.js';
+import { loadWebState } from './web/reload.js';
+import { WebConfigError } from './web/web-config.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -35,13 +37,15 @@ export async function main(argv: string[], env: Env): Promise<number> {
     if (cli.command === 'version')
       return (write(`obshell-exporter ${version} (revision ${revision}, node ${process.version})`), 0);
     const config = loadConfig(cli);
+    // The web config (TLS, basic auth) is checked here too, certificate files included.
+    if (config.web.configFile !== undefined) loadWebState(config.web.configFile);
     if (cli.command === 'check') return (write(renderEffectiveConfig(config)), 0);
     // A reload reads the same flags again, with the environment and files as they are now.
     return await runExporter(config, env, () => loadConfig(parseCommandLine(argv, env)));
   } catch (err) {
     if (err instanceof UsageError)
       return (fail(`obshell-exporter: ${err.message}\nRun "obshell-exporter --help" for usage.`), 2);
-    if (err instanceof ConfigError) return (fail(err.message), 1);
+    if (err instanceof ConfigError || err instanceof WebConfigError) return (fail(err.message), 1);
     throw err;
   }
 }
