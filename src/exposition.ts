@@ -4,6 +4,7 @@
  * format per registry, so renders are serialised to keep concurrent scrapes apart.
  */
 import { Registry, type RegistryContentType } from 'prom-client';
+import { ExpositionRegistry } from './metrics/registry.js';
 
 /** Quality of each media range in an Accept header, e.g. `text/plain;version=0.0.4;q=0.3`. */
 function acceptQuality(accept: string, mediaType: string): number {
@@ -25,12 +26,16 @@ export function prefersOpenMetrics(accept: string | undefined): boolean {
 
 export function createRenderer(
   registry: Registry<RegistryContentType>,
-): (accept: string | undefined) => Promise<{ contentType: string; body: string }> {
+): (accept: string | undefined) => Promise<{ contentType: string; body: string | Buffer }> {
   let queue: Promise<unknown> = Promise.resolve();
   return (accept) => {
     const contentType: RegistryContentType = prefersOpenMetrics(accept)
       ? Registry.OPENMETRICS_CONTENT_TYPE
       : Registry.PROMETHEUS_CONTENT_TYPE;
+    // The exporter's registry caches the rendered bytes (see metrics/registry.ts): serve them as they are.
+    if (registry instanceof ExpositionRegistry) {
+      return registry.exposition(contentType).then((body) => ({ contentType, body }));
+    }
     const render = queue.then(async () => {
       registry.setContentType(contentType);
       return { contentType, body: await registry.metrics() };

@@ -489,9 +489,14 @@ describe('deploy/kubernetes', () => {
   it('lists in kustomization.yaml only files that exist, and every manifest but the Secret example', () => {
     const kustomization = one('Kustomization') as K8sObject & { resources: string[] };
     for (const r of kustomization.resources) expect(existsSync(join(k8sDir, r)), r).toBe(true);
-    expect([...kustomization.resources, 'kustomization.yaml', 'secret.example.yaml'].sort()).toEqual(
-      [...k8sFiles].sort(),
-    );
+    expect(
+      [
+        ...kustomization.resources,
+        'kustomization.yaml',
+        'secret.example.yaml',
+        'statefulset-sharded.yaml',
+      ].sort(),
+    ).toEqual([...k8sFiles].sort());
   });
 });
 

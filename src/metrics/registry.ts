@@ -1,7 +1,13 @@
 /**
- * Registers the catalogue on a private prom-client Registry. Snapshot gauges are rebuilt from
- * the targets' latest series on every scrape (collect: reset, then set), so a label set that
- * vanished upstream vanishes from /metrics; counters and histograms are cumulative.
+ * Registers the catalogue and renders the exposition, cheaply enough to serve a large fleet.
+ *
+ * Snapshot gauges are not prom-client gauges: a per-scrape reset() and set() of every label set
+ * cost far more than the scrape itself. Each target's series are rendered to text once (a poll
+ * replaces the target's SeriesSet object, so object identity tells what changed) and concatenated
+ * per family at render time; a label set that vanished upstream vanishes with its SeriesSet.
+ * Counters and histograms stay prom-client metrics, each re-rendered only after it changed.
+ * The whole body is cached per content type until a poll, a cumulative metric or the process
+ * metrics (re-read at most once per second) change it.
  */
 import {
   Counter,
@@ -12,7 +18,7 @@ import {
   type RegistryContentType,
 } from 'prom-client';
 import { catalogue, snapshotGauges, type MetricSpec } from './catalogue.js';
-import type { SeriesSet } from './sample.js';
+import type { Sample, SeriesSet } from './sample.js';
 
 /** prom-client 15 gauges named *_total break `promtool check metrics`; their twins without it remain. */
 export const droppedDefaultMetrics = [
@@ -25,15 +31,51 @@ export type BuildInfo = { version: string; revision: string; nodejsVersion: stri
 
 export type ExporterMetrics = ReturnType<typeof createExporterMetrics>;
 
+/** Process and Node.js metrics are re-read at most this often; they are sampled values anyway. */
+export const defaultMetricsMaxAgeMs = 1000;
+
+type Format = 'text' | 'openmetrics';
+const formatOf = (contentType: string): Format =>
+  contentType === Registry.OPENMETRICS_CONTENT_TYPE ? 'openmetrics' : 'text';
+
+/**
+ * A prom-client Registry whose `metrics()` and `exposition()` serve the cached body. Renders are
+ * serialised: prom-client reads the content type from the registry while formatting.
+ */
+export class ExpositionRegistry extends Registry<RegistryContentType> {
+  readonly #render: (format: Format) => Promise<Buffer>;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(render: (registry: ExpositionRegistry, format: Format) => Promise<Buffer>) {
+    super();
+    this.#render = (format) => render(this, format);
+  }
+
+  /** The body for `contentType`, from the cache when nothing changed since the last render. */
+  exposition(contentType: RegistryContentType): Promise<Buffer> {
+    const run = this.#queue.then(() => this.#render(formatOf(contentType)));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  override async metrics(): Promise<string> {
+    return (await this.exposition(this.contentType)).toString('utf8');
+  }
+}
+
 export function createExporterMetrics(options: {
   /** Every target's current series, read at scrape time. */
   readonly series: () => Iterable<SeriesSet>;
   readonly buildInfo: BuildInfo;
   readonly defaultMetrics?: boolean;
 }) {
-  const registry = new Registry<RegistryContentType>();
-  for (const key of snapshotGauges) registerSnapshotGauge(registry, catalogue[key], key, options.series);
-  const buildInfo = new Gauge({ ...common(catalogue.buildInfo), registers: [registry] });
+  const state = createRenderState(options.series);
+  const registry = new ExpositionRegistry((reg, format) => state.render(reg, format));
+  const tracked = <M extends object>(metric: M, spec: MetricSpec): M => state.track(metric, spec.name);
+  const buildInfo = tracked(
+    new Gauge({ ...common(catalogue.buildInfo), registers: [registry] }),
+    catalogue.buildInfo,
+  );
   buildInfo.set(
     {
       version: options.buildInfo.version,
@@ -44,13 +86,13 @@ export function createExporterMetrics(options: {
   );
   const metrics = {
     registry,
-    pollErrors: counter(registry, catalogue.pollErrors),
-    pollsSkipped: counter(registry, catalogue.pollsSkipped),
-    labelOverflows: counter(registry, catalogue.labelOverflows),
-    taskDuration: histogram(registry, catalogue.taskDuration),
-    nodeDuration: histogram(registry, catalogue.nodeDuration),
-    taskFailures: counter(registry, catalogue.taskFailures),
-    subtaskRetries: counter(registry, catalogue.subtaskRetries),
+    pollErrors: tracked(counter(registry, catalogue.pollErrors), catalogue.pollErrors),
+    pollsSkipped: tracked(counter(registry, catalogue.pollsSkipped), catalogue.pollsSkipped),
+    labelOverflows: tracked(counter(registry, catalogue.labelOverflows), catalogue.labelOverflows),
+    taskDuration: tracked(histogram(registry, catalogue.taskDuration), catalogue.taskDuration),
+    nodeDuration: tracked(histogram(registry, catalogue.nodeDuration), catalogue.nodeDuration),
+    taskFailures: tracked(counter(registry, catalogue.taskFailures), catalogue.taskFailures),
+    subtaskRetries: tracked(counter(registry, catalogue.subtaskRetries), catalogue.subtaskRetries),
   };
   if (options.defaultMetrics ?? true) {
     collectDefaultMetrics({ register: registry });
@@ -71,20 +113,192 @@ function histogram(registry: Registry<RegistryContentType>, spec: MetricSpec): H
   return new Histogram({ ...common(spec), buckets: [...(spec.buckets ?? [])], registers: [registry] });
 }
 
-function registerSnapshotGauge(
-  registry: Registry<RegistryContentType>,
-  spec: MetricSpec,
-  key: keyof SeriesSet,
-  series: () => Iterable<SeriesSet>,
-): void {
-  new Gauge({
-    ...common(spec),
-    registers: [registry],
-    collect(this: Gauge) {
-      this.reset();
-      for (const set of series()) {
-        for (const sample of set[key] ?? []) this.set(sample.labels, sample.value);
+/** Methods of prom-client metrics that change what they render (`labels()` children are not used). */
+const mutators = ['inc', 'dec', 'set', 'observe', 'reset', 'remove', 'zero', 'startTimer'] as const;
+
+type Cached = { generation: number; body: Buffer; builtAt: number; buildMs: number };
+
+/**
+ * A body that took long to build (a large fleet) is rebuilt at most once per this many build times:
+ * while hundreds of polls land per second, a rebuild per scrape would take all the CPU, so rebuilds
+ * stay under ~10 % of a core and the body lags the polls by well under a second. Small bodies are
+ * always fresh.
+ */
+const rebuildSpacing = 10;
+const slowBuildMs = 2;
+
+function createRenderState(series: () => Iterable<SeriesSet>) {
+  /** Bumped by anything that changes the body; a cached body of an older generation is stale. */
+  let generation = 0;
+  const tracked = new Set<string>();
+  /** Rendered text of each prom-client metric per format, dropped when the metric changes. */
+  const metricText: Record<Format, Map<string, string>> = { text: new Map(), openmetrics: new Map() };
+  const defaultsAt: Record<Format, number> = { text: -Infinity, openmetrics: -Infinity };
+  const bodies: Partial<Record<Format, Cached>> = {};
+  const snapshot = createSnapshotRenderer(series);
+
+  function changed(name: string): void {
+    generation += 1;
+    metricText.text.delete(name);
+    metricText.openmetrics.delete(name);
+  }
+
+  /** Process metrics change all the time: re-render them at most once per second per format. */
+  function refreshDefaults(registry: Registry<RegistryContentType>, format: Format): void {
+    const now = performance.now();
+    if (now - defaultsAt[format] < defaultMetricsMaxAgeMs) return;
+    defaultsAt[format] = now;
+    for (const metric of registry.getMetricsAsArray()) {
+      const name = originalName(metric);
+      if (tracked.has(name) || !metricText[format].delete(name)) continue;
+      generation += 1;
+    }
+  }
+
+  async function metricTexts(registry: Registry<RegistryContentType>, format: Format): Promise<string[]> {
+    const texts: string[] = [];
+    for (const metric of registry.getMetricsAsArray()) {
+      const name = originalName(metric);
+      let text = metricText[format].get(name);
+      if (text === undefined) {
+        text = await renderMetric(registry, metric, format);
+        metricText[format].set(name, text);
       }
+      texts.push(text);
+    }
+    return texts;
+  }
+
+  return {
+    /** Marks `metric` so that each mutation drops its cached text (how the cache learns of a change). */
+    track<M extends object>(metric: M, name: string): M {
+      tracked.add(name);
+      const methods = metric as unknown as Record<string, unknown>;
+      for (const method of mutators) {
+        const original = methods[method];
+        if (typeof original !== 'function') continue;
+        methods[method] = (...args: unknown[]): unknown => {
+          changed(name);
+          return (original as (...a: unknown[]) => unknown).apply(metric, args);
+        };
+      }
+      return metric;
     },
-  });
+
+    async render(registry: Registry<RegistryContentType>, format: Format): Promise<Buffer> {
+      const started = performance.now();
+      const last = bodies[format];
+      if (last && last.buildMs > slowBuildMs && started - last.builtAt < last.buildMs * rebuildSpacing) {
+        return last.body;
+      }
+      if (snapshot.refresh()) generation += 1;
+      refreshDefaults(registry, format);
+      const cached = bodies[format];
+      if (cached?.generation === generation) return cached.body;
+      const at = generation;
+      const sections = [...snapshot.families(), ...(await metricTexts(registry, format))];
+      const text =
+        format === 'openmetrics' ? `${sections.join('\n')}\n# EOF\n` : `${sections.join('\n\n')}\n`;
+      const body = Buffer.from(text, 'utf8');
+      // Kept as bytes: every scrape writes the same buffer, with no per-request encoding or copy.
+      const builtAt = performance.now();
+      bodies[format] = { generation: at, body, builtAt, buildMs: builtAt - started };
+      return body;
+    },
+  };
+}
+
+/** A counter's name as registered; prom-client strips `_total` in place for OpenMetrics. */
+const registeredNames = new WeakMap<object, string>();
+function originalName(metric: { name: string }): string {
+  let name = registeredNames.get(metric);
+  if (name === undefined) {
+    name = metric.name;
+    registeredNames.set(metric, name);
+  }
+  return name;
+}
+
+/**
+ * prom-client's own formatting of one metric. Its registry strips `_total` from counter names for
+ * OpenMetrics and never puts it back, so the name is set for the format at hand.
+ */
+async function renderMetric(
+  registry: Registry<RegistryContentType>,
+  metric: { name: string; type: unknown },
+  format: Format,
+): Promise<string> {
+  const name = originalName(metric);
+  const om = format === 'openmetrics';
+  if (String(metric.type) === 'counter') metric.name = om ? name.replace(/_total$/, '') : name;
+  registry.setContentType(om ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
+  return registry.getSingleMetricAsString(name); // registered under its original name
+}
+
+/** Snapshot families as text: one chunk per target and family, rendered once per SeriesSet. */
+function createSnapshotRenderer(series: () => Iterable<SeriesSet>) {
+  const specs = snapshotGauges.map((key) => ({ key, spec: catalogue[key] }));
+  const headers = specs.map(
+    ({ spec }) => `# HELP ${spec.name} ${escapeHelp(spec.help)}\n# TYPE ${spec.name} gauge`,
+  );
+  const chunks = new WeakMap<SeriesSet, string[]>();
+  let sets: SeriesSet[] = [];
+  let perTarget: string[][] = [];
+
+  const chunksOf = (set: SeriesSet): string[] => {
+    let rendered = chunks.get(set);
+    if (!rendered) {
+      rendered = specs.map(({ key, spec }) => renderSamples(spec.name, set[key] ?? []));
+      chunks.set(set, rendered);
+    }
+    return rendered;
+  };
+
+  return {
+    /** Re-reads the targets' series; true when any target's SeriesSet was replaced. */
+    refresh(): boolean {
+      const next = [...series()];
+      if (next.length === sets.length && next.every((set, i) => set === sets[i])) return false;
+      sets = next;
+      perTarget = sets.map(chunksOf);
+      return true;
+    },
+    /** Each family's text, joined only when the body is rebuilt (not kept: the body holds it). */
+    families: (): string[] =>
+      headers.map((header, f) => {
+        const parts = [header];
+        for (const target of perTarget) {
+          const chunk = target[f];
+          if (chunk) parts.push(chunk);
+        }
+        return parts.join('\n');
+      }),
+  };
+}
+
+/** Sample lines exactly as prom-client writes gauges: labels in insertion order, no timestamp. */
+function renderSamples(name: string, samples: readonly Sample[]): string {
+  const lines: string[] = [];
+  for (const { labels, value } of samples) {
+    const pairs: string[] = [];
+    for (const [label, text] of Object.entries(labels)) pairs.push(`${label}="${escapeLabelValue(text)}"`);
+    lines.push(`${name}${pairs.length ? `{${pairs.join(',')}}` : ''} ${formatValue(value)}`);
+  }
+  return lines.join('\n');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'Nan'; // sic: prom-client's spelling
+  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
+  return `${value}`;
+}
+
+const needsEscape = /[\\\n"]/;
+function escapeLabelValue(value: string): string {
+  if (!needsEscape.test(value)) return value;
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function escapeHelp(help: string): string {
+  return help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }

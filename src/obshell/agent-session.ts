@@ -148,7 +148,8 @@ function isUnreachable(f: Failure): boolean {
 }
 
 function staleKey(result: TransportResult): boolean {
-  if (result.kind === 'failure') return false;
+  // Only a 401 can mean "decryption failed": do not parse every successful body twice.
+  if (result.kind === 'failure' || result.answer.status !== 401) return false;
   const decoded = decodeEnvelope(result.answer);
   return decoded.kind === 'envelope' && isDecryptFailed(decoded.status, decoded.envelope);
 }

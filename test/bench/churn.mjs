@@ -1,0 +1,101 @@
+/**
+ * Memory under task churn, in process: 100 targets whose last task keeps changing (a new id each time,
+ * running then finished, so histograms and counters get observations), with a /metrics render every
+ * 100 polls as a scraper would. RSS and heap are read after a forced GC at the end of the warm-up and
+ * at the end of each half of the churn; growth between the halves shows a leak.
+ *
+ * node --expose-gc churn.mjs <targets> <churns>
+ */
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { URL } from 'node:url';
+import { createExporterMetrics } from '../../dist/src/metrics/registry.js';
+import { createLogger } from '../../dist/src/logger.js';
+import { dagSchema } from '../../dist/src/obshell/schema.js';
+import { recordPoll } from '../../dist/src/record-poll.js';
+import { TargetTracker } from '../../dist/src/target.js';
+
+const [targetsArg, churnsArg] = process.argv.slice(2);
+const targetCount = Number(targetsArg);
+const churns = Number(churnsArg);
+const seed = JSON.parse(
+  readFileSync(new URL('../fixtures/obshell/seed-scale-out.json', import.meta.url), 'utf8'),
+).data;
+const agent = {
+  url: 'http://127.0.0.1:2886',
+  address: '127.0.0.1:2886',
+  version: '4.5.0.0',
+  identity: 'CLUSTER AGENT',
+};
+const names = ['Cluster scale out', 'Create tenant t', 'Cluster scale in', 'OB rolling upgrade 4.3.5.0-'];
+const logger = createLogger({ level: 'warn', format: 'json' }, new Writable({ write: (_c, _e, cb) => cb() }));
+const startedAt = Date.parse('2024-01-09T12:00:00Z') / 1000;
+
+const targets = Array.from({ length: targetCount }, (_, i) => ({
+  tracker: new TargetTracker(`bench-${String(i).padStart(4, '0')}`, {
+    exporterStartedAt: startedAt,
+    rules: [],
+    limits: { maxTaskTypes: 50, maxNodes: 500, maxLabelLength: 128 },
+  }),
+  series: {},
+}));
+const metrics = createExporterMetrics({
+  series: () => targets.map((t) => t.series),
+  buildInfo: { version: 'bench', revision: 'bench', nodejsVersion: process.version },
+});
+
+/** Task number n of the churn: a fresh id, a name from a few task types, running or finished. */
+function dag(n, finished) {
+  const d = JSON.parse(JSON.stringify(seed));
+  d.id = String(1000 + n);
+  d.name = `${names[n % names.length]}${n % 7}`;
+  if (!finished) {
+    d.state = 'RUNNING';
+    d.stage = 5;
+    d.nodes.forEach((node, i) => {
+      if (i >= 4) node.state = i === 4 ? 'RUNNING' : 'PENDING';
+    });
+  }
+  return dagSchema.parse(d);
+}
+const running = Array.from({ length: 16 }, (_, n) => dag(n, false));
+const finished = Array.from({ length: 16 }, (_, n) => dag(n, true));
+
+let polls = 0;
+async function churn(n) {
+  const t = targets[n % targetCount];
+  for (const d of [running, finished]) {
+    // New ids every time (the tracker keys its history by id), from 16 parsed templates.
+    const current = { ...d[n % 16], id: String(100000 + n) };
+    const timing = { startedAt: startedAt + 7200 + n, durationSeconds: 0.01 };
+    t.series = recordPoll(t.tracker, { kind: 'ok', dag: current, agent }, timing, { metrics, logger });
+    if (++polls % 100 === 0) await metrics.registry.metrics();
+  }
+}
+
+function sample() {
+  globalThis.gc?.();
+  globalThis.gc?.();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed };
+}
+
+for (let n = 0; n < 1000; n++) await churn(n); // warm-up
+const warm = sample();
+for (let n = 0; n < churns / 2; n++) await churn(1000 + n);
+const half = sample();
+for (let n = churns / 2; n < churns; n++) await churn(1000 + n);
+const end = sample();
+const pct = (a, b) => ((b - a) / a) * 100;
+process.stdout.write(
+  `${JSON.stringify({
+    targets: targetCount,
+    churns,
+    warm,
+    half,
+    end,
+    rssGrowthPct: pct(half.rss, end.rss),
+    heapGrowthPct: pct(half.heapUsed, end.heapUsed),
+  })}\n`,
+);
+process.exit(0);

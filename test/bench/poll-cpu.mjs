@@ -1,0 +1,78 @@
+/**
+ * Poll path, in process: what one target poll costs the exporter in CPU (auth header, request, JSON
+ * parse, validation, mapping, snapshot, cumulative metrics), from process.cpuUsage over many cycles.
+ * The agent (simulator or dag-agent.mjs) runs in another process, so its CPU is not counted. Each cycle
+ * polls every target as the poller does (at most 64 at a time), then renders /metrics once, timed apart.
+ *
+ * node poll-cpu.mjs <agent url> <targets> <polls to measure>
+ */
+import { Buffer } from 'node:buffer';
+import { Writable } from 'node:stream';
+import { createExporterMetrics } from '../../dist/src/metrics/registry.js';
+import { createLogger } from '../../dist/src/logger.js';
+import { createObshellClient } from '../../dist/src/obshell/client.js';
+import { recordPoll } from '../../dist/src/record-poll.js';
+import { createLimiter } from '../../dist/src/schedule.js';
+import { TargetTracker } from '../../dist/src/target.js';
+
+const [url, targetsArg, pollsArg] = process.argv.slice(2);
+const targetCount = Number(targetsArg);
+const cycles = Math.max(3, Math.ceil(Number(pollsArg) / targetCount));
+const limits = { maxTaskTypes: 50, maxNodes: 500, maxLabelLength: 128 };
+const logger = createLogger({ level: 'warn', format: 'json' }, new Writable({ write: (_c, _e, cb) => cb() }));
+
+const targets = Array.from({ length: targetCount }, (_, i) => ({
+  tracker: new TargetTracker(`bench-${String(i).padStart(4, '0')}`, {
+    exporterStartedAt: Date.now() / 1000 - 3600,
+    rules: [],
+    limits,
+  }),
+  client: createObshellClient({ urls: [url], password: () => 'secret' }),
+  series: {},
+}));
+const metrics = createExporterMetrics({
+  series: () => targets.map((t) => t.series),
+  buildInfo: { version: 'bench', revision: 'bench', nodejsVersion: process.version },
+});
+const limit = createLimiter(64);
+
+async function cycle() {
+  await Promise.all(
+    targets.map((t) =>
+      limit(async () => {
+        const started = Date.now();
+        const outcome = await t.client.fetchLastMaintenanceTask();
+        if (outcome.kind !== 'ok') throw new Error(`poll failed: ${JSON.stringify(outcome)}`);
+        const timing = { startedAt: started / 1000, durationSeconds: (Date.now() - started) / 1000 };
+        t.series = recordPoll(t.tracker, outcome, timing, { metrics, logger });
+      }),
+    ),
+  );
+}
+
+const cpuMs = (u) => (u.user + u.system) / 1000;
+await cycle(); // warm-up: keys, /info, JIT
+await cycle();
+let pollCpu = 0;
+const renders = [];
+let bodyBytes = 0;
+for (let i = 0; i < cycles; i++) {
+  const before = process.cpuUsage();
+  await cycle();
+  pollCpu += cpuMs(process.cpuUsage(before));
+  const r = process.cpuUsage();
+  bodyBytes = Buffer.byteLength(await metrics.registry.metrics());
+  renders.push(cpuMs(process.cpuUsage(r)));
+}
+for (const t of targets) t.client.close();
+renders.sort((a, b) => a - b);
+process.stdout.write(
+  `${JSON.stringify({
+    targets: targetCount,
+    polls: cycles * targetCount,
+    cpuMsPerPoll: pollCpu / (cycles * targetCount),
+    renderMsAfterPoll: renders[Math.floor(renders.length / 2)],
+    bodyBytes,
+  })}\n`,
+);
+process.exit(0);

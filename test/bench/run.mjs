@@ -1,0 +1,422 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: scrape path, poll path, memory and growth of obshell-exporter, each against a
+ * baseline in the same run. Prints a table and writes test/bench/results/latest.json.
+ *
+ * One simulator process (scenario `seed`, the real 9-node scale-out answer) serves every target: the
+ * N targets of the generated config share its URL under different names. Each target is an independent
+ * client (own keep-alive agent, key, session and tracker), so this is the exporter's full per-target
+ * work, with the cheapest agent side. The exporter runs as users run it: `node dist/src/main.js
+ * --config.file=<N targets>`, in its own process, on its default 15 s schedule.
+ *
+ * Options: --quick (1 run, 1 s each), --runs=N, --duration=S, --targets=1,100,1000
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { URL, fileURLToPath } from 'node:url';
+import {
+  freePort,
+  httpRequest,
+  mb,
+  median,
+  rssOf,
+  runJson,
+  start,
+  stop,
+  stopAllSync,
+  waitFor,
+} from './lib.mjs';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = join(here, '..', '..');
+const main = join(root, 'dist', 'src', 'main.js');
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v = 'true'] = a.replace(/^--/, '').split('=');
+    return [k, v];
+  }),
+);
+const quick = args.quick === 'true';
+const runs = Number(args.runs ?? (quick ? 1 : 3));
+const duration = Number(args.duration ?? (quick ? 1 : 3));
+const targetCounts = (args.targets ?? '1,100,1000').split(',').map(Number);
+const connections = 50;
+const password = 'secret';
+
+process.on('exit', stopAllSync);
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+const log = (text) => process.stderr.write(`[bench] ${text}\n`);
+
+function has(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+}
+
+/** wrk and the Pushgateway come from Debian; installed when missing (apt-get update once). */
+function ensureTools() {
+  const missing = [
+    ['wrk', 'wrk'],
+    ['prometheus-pushgateway', 'prometheus-pushgateway'],
+  ].filter(([command]) => !has(command));
+  if (missing.length === 0) return;
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+  const run = (argv) =>
+    execFileSync(argv[0], argv.slice(1), {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  log(`installing ${missing.map(([, p]) => p).join(', ')}`);
+  run([...sudo, 'apt-get', 'update']);
+  run([...sudo, 'apt-get', 'install', '-y', ...missing.map(([, p]) => p)]);
+}
+
+async function wrk(url, seconds) {
+  const proc = start('wrk', [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    join(here, 'report.lua'),
+    url,
+  ]);
+  await new Promise((resolve) => proc.child.once('exit', resolve));
+  const line = proc.lines.filter((l) => l.startsWith('{')).at(-1);
+  if (!line) throw new Error(`wrk failed:\n${proc.lines.join('\n')}`);
+  return JSON.parse(line);
+}
+
+function configFor(count, simulatorUrl) {
+  const lines = ['targets:'];
+  for (let i = 0; i < count; i++) {
+    lines.push(`  - name: bench-${String(i).padStart(4, '0')}`, `    urls: [${simulatorUrl}]`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The obshell_* families of an exposition: what the Pushgateway gets (it has its own process_* metrics). */
+function obshellFamilies(text) {
+  return `${text
+    .split('\n\n')
+    .filter((block) => block.startsWith('# HELP obshell_'))
+    .join('\n\n')
+    .trimEnd()}\n`;
+}
+
+const metricValue = (text, name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+
+async function scrapeBench(count, ctx) {
+  const dir = ctx.dir;
+  const configFile = join(dir, `targets-${count}.yml`);
+  writeFileSync(configFile, configFor(count, ctx.simulatorUrl));
+  const port = await freePort();
+  const exporter = start(
+    process.execPath,
+    [main, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    { env: { ...process.env, OBSHELL_PASSWORD: password } },
+  );
+  const exporterUrl = `http://127.0.0.1:${port}/metrics`;
+  const t0 = Date.now();
+  await waitFor(`exporter with ${count} targets`, async () => {
+    if (exporter.child.exitCode !== null)
+      throw Object.assign(new Error(exporter.lines.join('\n')), { fatal: true });
+    return (await httpRequest(`http://127.0.0.1:${port}/-/ready`)).status === 200;
+  });
+  const firstRoundMs = Date.now() - t0;
+  const body = (await httpRequest(exporterUrl)).body;
+  const text = body.toString('utf8');
+  if (!text.includes('obshell_up{target="bench-0000"} 1'))
+    throw new Error('exporter did not poll the simulator');
+  const idle = {
+    rss: await rssOf(exporter.child.pid),
+    heapUsed: metricValue(text, 'nodejs_heap_size_used_bytes'),
+  };
+
+  const bodyFile = join(dir, `body-${count}.prom`);
+  writeFileSync(bodyFile, body);
+  const basePort = await freePort();
+  const baseline = start(process.execPath, [join(here, 'baseline-server.mjs'), bodyFile, String(basePort)]);
+  const baselineUrl = `http://127.0.0.1:${basePort}/metrics`;
+  await waitFor('baseline', async () => (await httpRequest(baselineUrl)).status === 200);
+
+  const group = `${ctx.pushgatewayUrl}/metrics/job/obshell-exporter`;
+  const put = await httpRequest(group, { method: 'PUT', body: obshellFamilies(text) });
+  if (put.status >= 300) throw new Error(`pushgateway PUT: ${put.status} ${put.body}`);
+  const pushed = (await httpRequest(`${ctx.pushgatewayUrl}/metrics`)).body;
+  if (!pushed.includes('obshell_up{')) throw new Error('pushgateway does not serve the pushed metrics');
+
+  const servers = {
+    exporter: exporterUrl,
+    baseline: baselineUrl,
+    pushgateway: `${ctx.pushgatewayUrl}/metrics`,
+  };
+  const results = { exporter: [], baseline: [], pushgateway: [] };
+  // MB-sized bodies take seconds each on the slow servers: give them time to complete some.
+  const seconds = count >= 1000 ? Math.max(duration, 10) : duration;
+  for (let r = 0; r < runs; r++) {
+    // Interleaved, so drift of the machine hits every server alike.
+    for (const [name, url] of Object.entries(servers)) {
+      const res = await wrk(url, seconds);
+      results[name].push(res);
+      log(
+        `${count} targets, run ${r + 1}/${runs}, ${name}: ${res.rps.toFixed(1)} req/s, p99 ${(res.p99_us / 1000).toFixed(1)} ms`,
+      );
+    }
+  }
+  const loaded = { rss: await rssOf(exporter.child.pid) };
+  const after = (await httpRequest(exporterUrl)).body.toString('utf8');
+  loaded.heapUsed = metricValue(after, 'nodejs_heap_size_used_bytes');
+  await stop(exporter);
+  await stop(baseline);
+  await httpRequest(group, { method: 'DELETE' });
+
+  const summary = Object.fromEntries(
+    Object.entries(results).map(([name, list]) => [
+      name,
+      {
+        rps: median(list.map((x) => x.rps)),
+        p50Ms: median(list.map((x) => x.p50_us)) / 1000,
+        p99Ms: median(list.map((x) => x.p99_us)) / 1000,
+        errors: list.reduce((n, x) => n + x.errors + x.timeouts + x.non2xx, 0),
+        runs: list,
+      },
+    ]),
+  );
+  return {
+    targets: count,
+    bodyBytes: body.length,
+    pushedBytes: pushed.length,
+    firstRoundMs,
+    exporterMemory: { idle, loaded },
+    ...summary,
+    ratioToBaseline: summary.exporter.rps / summary.baseline.rps,
+    seconds,
+    // A Pushgateway that completed nothing counts as 1 request in the run: the ratio is then a lower bound.
+    ratioToPushgateway: summary.exporter.rps / Math.max(summary.pushgateway.rps, 1 / seconds),
+    pushgatewayCompleted: summary.pushgateway.rps > 0,
+  };
+}
+
+async function pollBench(ctx) {
+  const script = join(here, 'poll-cpu.mjs');
+  const byTargets = [];
+  for (const count of targetCounts) {
+    const res = await runJson(script, [ctx.simulatorUrl, String(count), quick ? '300' : '2000']);
+    log(`poll CPU, ${count} targets, 9 nodes: ${res.cpuMsPerPoll.toFixed(3)} ms/poll`);
+    byTargets.push({ nodes: 9, ...res });
+  }
+  const byNodes = [];
+  for (const nodes of [9, 100, 1000]) {
+    const port = await freePort();
+    const agent = start(process.execPath, [
+      join(here, 'dag-agent.mjs'),
+      String(nodes),
+      String(port),
+      ctx.simulatorUrl,
+    ]);
+    await waitFor('dag agent', async () => agent.lines.includes('listening'));
+    const polls = quick ? 100 : nodes >= 1000 ? 200 : 1000;
+    const res = await runJson(script, [`http://127.0.0.1:${port}`, '10', String(polls)]);
+    await stop(agent);
+    log(`poll CPU, 10 targets, ${nodes} nodes: ${res.cpuMsPerPoll.toFixed(3)} ms/poll`);
+    byNodes.push({ nodes, ...res });
+  }
+  return { byTargets, byNodes };
+}
+
+function table(rows, columns) {
+  const widths = columns.map(([h, f]) => Math.max(h.length, ...rows.map((r) => String(f(r)).length)));
+  const line = (cells) => cells.map((c, i) => String(c).padStart(widths[i])).join('  ');
+  return [line(columns.map(([h]) => h)), ...rows.map((r) => line(columns.map(([, f]) => f(r))))].join('\n');
+}
+
+const fixed = (digits) => (x) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+
+function report(result) {
+  const out = [];
+  const f1 = fixed(1);
+  const f2 = fixed(2);
+  const f3 = fixed(3);
+  out.push(
+    `obshell-exporter bench: ${result.machine.cpu} x${result.machine.cores}, ${result.machine.memGb} GB, node ${result.machine.node}`,
+  );
+  out.push(
+    `\nScrape path: wrk -t1 -c${connections} -d${duration}s (10 s at 1000 targets), median of ${runs} run(s), 9-node tasks`,
+  );
+  out.push(
+    table(result.scrape, [
+      ['targets', (r) => r.targets],
+      ['body MB', (r) => f2(r.bodyBytes / 1048576)],
+      ['exporter rps', (r) => f1(r.exporter.rps)],
+      ['p50 ms', (r) => f1(r.exporter.p50Ms)],
+      ['p99 ms', (r) => f1(r.exporter.p99Ms)],
+      ['baseline rps', (r) => f1(r.baseline.rps)],
+      ['p99 ms', (r) => f1(r.baseline.p99Ms)],
+      ['pushgw rps', (r) => f1(r.pushgateway.rps)],
+      ['p99 ms', (r) => f1(r.pushgateway.p99Ms)],
+      ['exp/base', (r) => f2(r.ratioToBaseline)],
+      ['exp/pushgw', (r) => `${r.pushgatewayCompleted ? '' : '>'}${f1(r.ratioToPushgateway)}`],
+      ['errors', (r) => r.exporter.errors],
+    ]),
+  );
+  out.push('\nPoll path: CPU per target poll (process.cpuUsage), render = one /metrics render after a round');
+  out.push(
+    table(
+      [...result.poll.byTargets, ...result.poll.byNodes],
+      [
+        ['targets', (r) => r.targets],
+        ['nodes', (r) => r.nodes],
+        ['polls', (r) => r.polls],
+        ['CPU ms/poll', (r) => f3(r.cpuMsPerPoll)],
+        ['render ms', (r) => f2(r.renderMsAfterPoll)],
+        ['body KB', (r) => f1(r.bodyBytes / 1024)],
+      ],
+    ),
+  );
+  const m = result.memory;
+  out.push(`\nMemory: exporter process (RSS idle after the first round / after the wrk runs)`);
+  out.push(
+    table(result.scrape, [
+      ['targets', (r) => r.targets],
+      ['RSS idle MB', (r) => mb(r.exporterMemory.idle.rss)],
+      ['heap idle MB', (r) => mb(r.exporterMemory.idle.heapUsed)],
+      ['RSS loaded MB', (r) => mb(r.exporterMemory.loaded.rss)],
+      ['heap loaded MB', (r) => mb(r.exporterMemory.loaded.heapUsed)],
+    ]),
+  );
+  out.push(
+    `Churn: ${m.churns} task churns at ${m.targets} targets: RSS ${mb(m.warm.rss)} -> ${mb(m.half.rss)} -> ${mb(m.end.rss)} MB` +
+      ` (2nd half ${f1(m.rssGrowthPct)} %), heap ${mb(m.warm.heapUsed)} -> ${mb(m.half.heapUsed)} -> ${mb(m.end.heapUsed)} MB (2nd half ${f1(m.heapGrowthPct)} %)`,
+  );
+  const s0 = result.scrape[0];
+  const p0 = result.poll.byTargets[0];
+  const n0 = result.poll.byNodes[0];
+  out.push('\nGrowth (x the smallest case; linear in targets means x = targets ratio for body size)');
+  out.push(
+    table(
+      result.scrape.map((r, i) => ({ r, p: result.poll.byTargets[i] })),
+      [
+        ['targets', ({ r }) => r.targets],
+        ['body', ({ r }) => f1(r.bodyBytes / s0.bodyBytes)],
+        ['exporter rps', ({ r }) => f3(r.exporter.rps / s0.exporter.rps)],
+        ['p99', ({ r }) => f1(r.exporter.p99Ms / s0.exporter.p99Ms)],
+        ['RSS idle', ({ r }) => f2(r.exporterMemory.idle.rss / s0.exporterMemory.idle.rss)],
+        ['CPU/poll', ({ p }) => (p ? f2(p.cpuMsPerPoll / p0.cpuMsPerPoll) : '-')],
+        ['render', ({ p }) => (p ? f1(p.renderMsAfterPoll / p0.renderMsAfterPoll) : '-')],
+      ],
+    ),
+  );
+  out.push(
+    table(result.poll.byNodes, [
+      ['nodes', (r) => r.nodes],
+      ['CPU/poll', (r) => f2(r.cpuMsPerPoll / n0.cpuMsPerPoll)],
+      ['render', (r) => f1(r.renderMsAfterPoll / n0.renderMsAfterPoll)],
+      ['body', (r) => f1(r.bodyBytes / n0.bodyBytes)],
+    ]),
+  );
+  const at = (n) => result.scrape.find((r) => r.targets === n);
+  const goals = [
+    [
+      'exporter/baseline >= 0.8 at 100 targets',
+      at(100) && at(100).ratioToBaseline >= 0.8,
+      at(100) && f2(at(100).ratioToBaseline),
+    ],
+    [
+      'exporter/pushgateway >= 10 (every size)',
+      result.scrape.every((r) => r.ratioToPushgateway >= 10),
+      result.scrape.map((r) => f1(r.ratioToPushgateway)).join(' / '),
+    ],
+    [
+      'p99 < 50 ms at 1000 targets',
+      at(1000) && at(1000).exporter.p99Ms < 50,
+      at(1000) && `${f1(at(1000).exporter.p99Ms)} ms`,
+    ],
+    [
+      '<= 1 ms CPU per 9-node poll',
+      result.poll.byTargets.every((p) => p.cpuMsPerPoll <= 1),
+      result.poll.byTargets.map((p) => f3(p.cpuMsPerPoll)).join(' / '),
+    ],
+    [
+      'RSS < 150 MB at 1000 targets',
+      at(1000) && at(1000).exporterMemory.idle.rss < 150 * 1048576,
+      at(1000) &&
+        `${mb(at(1000).exporterMemory.idle.rss)} MB idle, ${mb(at(1000).exporterMemory.loaded.rss)} MB loaded`,
+    ],
+    [
+      '< 5 % growth over the churn',
+      m.rssGrowthPct < 5 && m.heapGrowthPct < 5,
+      `RSS ${f1(m.rssGrowthPct)} %, heap ${f1(m.heapGrowthPct)} %`,
+    ],
+  ];
+  out.push('\nGoals');
+  for (const [goal, ok, value] of goals)
+    out.push(`  ${ok ? 'PASS' : ok === undefined ? 'n/a ' : 'FAIL'}  ${goal}: ${value ?? '-'}`);
+  return out.join('\n');
+}
+
+async function mainBench() {
+  const began = Date.now();
+  ensureTools();
+  log('npm run build');
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const dir = mkdtempSync(join(tmpdir(), 'obshell-bench-'));
+  try {
+    const simPort = await freePort();
+    const simulator = start(process.execPath, [
+      main,
+      'simulate',
+      `--listen=127.0.0.1:${simPort}`,
+      '--scenario=seed',
+      `--password=${password}`,
+    ]);
+    const simulatorUrl = `http://127.0.0.1:${simPort}`;
+    await waitFor('simulator', async () => (await httpRequest(`${simulatorUrl}/api/v1/info`)).status === 200);
+    const pgPort = await freePort();
+    const pushgateway = start('prometheus-pushgateway', [
+      `--web.listen-address=127.0.0.1:${pgPort}`,
+      '--log.level=warn',
+    ]);
+    const pushgatewayUrl = `http://127.0.0.1:${pgPort}`;
+    await waitFor('pushgateway', async () => (await httpRequest(`${pushgatewayUrl}/-/ready`)).status === 200);
+    const ctx = { dir, simulatorUrl, pushgatewayUrl };
+
+    const scrape = [];
+    for (const count of targetCounts) scrape.push(await scrapeBench(count, ctx));
+    await stop(pushgateway);
+    const poll = await pollBench(ctx);
+    log('memory churn');
+    const memory = await runJson(join(here, 'churn.mjs'), ['100', quick ? '2000' : '10000'], {
+      nodeArgs: ['--expose-gc'],
+    });
+    await stop(simulator);
+
+    const result = {
+      date: new Date().toISOString(),
+      machine: {
+        cpu: cpus()[0]?.model.trim() ?? 'unknown',
+        cores: cpus().length,
+        memGb: Math.round(totalmem() / 1024 ** 3),
+        node: process.version,
+        wrk: String(spawnSync('wrk', ['-v']).stdout).split('\n')[0] ?? '',
+      },
+      options: { runs, duration, connections, targetCounts },
+      seconds: Math.round((Date.now() - began) / 1000),
+      scrape,
+      poll,
+      memory,
+    };
+    const text = report(result);
+    process.stdout.write(`${text}\n`);
+    result.report = text;
+    writeFileSync(join(here, 'results', 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+    log(`wrote test/bench/results/latest.json in ${result.seconds} s`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await mainBench();
+process.exit(0);
