@@ -15,7 +15,6 @@ import { createReloader, type ReloadResult } from './reload.js';
 import { createHttpServer, createRequestListener, listen, type ServerOptions } from './server.js';
 import { TargetTracker } from './target.js';
 import { revision, version } from './version.js';
-import { createAuthFailureCounter } from './web/basic-auth.js';
 import { createSecuredServer } from './web/serve.js';
 
 export type RunningExporter = {
@@ -58,13 +57,11 @@ function createServerFor(
   options: ServerOptions,
   metrics: ExporterMetrics,
 ): { server: Server; tls: boolean } {
-  // Registered either way, so dashboards and alerts see the series at 0 without basic auth too.
-  const authFailures = createAuthFailureCounter(metrics.registry);
   if (config.web.configFile === undefined) return { server: createHttpServer(options), tls: false };
   return createSecuredServer({
     configFile: config.web.configFile,
     logger: options.logger,
-    authFailures,
+    authFailures: metrics.httpAuthFailures,
     listener: createRequestListener(options),
   });
 }
@@ -143,11 +140,11 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     current = { ...next, web: current.web, log: { ...next.log, format: current.log.format } };
   };
   const { load } = deps;
-  // The reload gauges exist either way; without `load` (configuration given in code) reload is refused.
+  // Without `load` (configuration given in code) a reload is refused, and says so.
   const reloader = createReloader({
     load: load ?? refuseReload,
     apply,
-    registry: metrics.registry,
+    gauges: { successful: metrics.configReloadSuccessful, timestamp: metrics.configReloadTimestamp },
     logger: deps.logger,
     now,
   });

@@ -2,10 +2,9 @@
  * Configuration reload (SIGHUP, POST /-/reload): load the new configuration and apply it, or
  * keep the old one running when it is invalid. Visible as two gauges, as other exporters do.
  */
-import { Gauge, type Registry, type RegistryContentType } from 'prom-client';
+import type { Gauge } from 'prom-client';
 import type { ExporterConfig } from './config/index.js';
 import type { Logger } from './logger.js';
-import { catalogue, type MetricSpec } from './metrics/catalogue.js';
 
 export type ReloadResult = { ok: true } | { ok: false; error: string };
 
@@ -15,15 +14,13 @@ export function createReloader(deps: {
   /** Reads and checks the configuration again; throws with every problem on invalid input. */
   load: () => ExporterConfig;
   apply: (config: ExporterConfig) => void;
-  registry: Registry<RegistryContentType>;
+  /** obshell_exporter_config_last_reload_successful and …_success_timestamp_seconds */
+  gauges: { successful: Gauge; timestamp: Gauge };
   logger: Logger;
   now?: () => number;
 }): Reloader {
   const now = deps.now ?? Date.now;
-  const gauge = (spec: MetricSpec) =>
-    new Gauge({ name: spec.name, help: spec.help, registers: [deps.registry] });
-  const successful = gauge(catalogue.configReloadSuccessful);
-  const timestamp = gauge(catalogue.configReloadTimestamp);
+  const { successful, timestamp } = deps.gauges;
   successful.set(1);
   timestamp.set(now() / 1000);
   let queue: Promise<unknown> = Promise.resolve();

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator } from '../src/simulator/index.js';
 import { canary, canaryValues } from './helpers/canary.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -49,6 +50,21 @@ describe('command line', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('targets[0].urls[0]');
     expect(r.stderr).toContain('targets[0].pasword_file');
+  });
+
+  it('exits 1 on an invalid web config file, with --config.check too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'obshell-exporter-cli-'));
+    const file = join(dir, 'web.yml');
+    writeFileSync(
+      file,
+      `basic_auth_users:\n  prometheus: not-a-bcrypt-${canary.agent}\ntls_server_config:\n  cert_file: missing.crt\n`,
+    );
+    for (const args of [['--config.check'], []]) {
+      const r = run([...args, `--web.config.file=${file}`, '--web.listen-address=127.0.0.1:0']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`invalid web config ${file}`);
+      for (const value of canaryValues) expect(r.stderr + r.stdout).not.toContain(value);
+    }
   });
 
   it('--config.check prints the effective config without secrets', () => {
@@ -111,4 +127,65 @@ describe('--demo', () => {
     expect(await exit).toBe(0);
     expect(stderr).toContain('"msg":"shutting down"');
   }, 60_000);
+});
+
+describe('reload', () => {
+  it('applies a changed config file on SIGHUP, keeps the old one on an invalid one (POST /-/reload)', async () => {
+    const sim = await startSimulator({ port: 0, scenario: 'seed', password: canary.root });
+    const dir = mkdtempSync(join(tmpdir(), 'obshell-exporter-reload-'));
+    const file = join(dir, 'config.yml');
+    const secret = join(dir, 'password');
+    writeFileSync(secret, canary.root);
+    const target = (name: string) =>
+      `  - name: ${name}\n    urls: [${sim.url}]\n    password_file: ${secret}\n`;
+    writeFileSync(file, `targets:\n${target('one')}`);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const proc = spawn(
+      process.execPath,
+      [
+        main,
+        `--config.file=${file}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--poll.schedule=*/1 * * * * *',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let log = '';
+    proc.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const metrics = async () =>
+      (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text() ?? '';
+    const until = async (check: (text: string) => boolean, what: string) => {
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        if (check(await metrics())) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error(`timed out waiting for ${what}; log:\n${log.slice(-2000)}`);
+    };
+    try {
+      await until((t) => t.includes('obshell_up{target="one"} 1'), 'target one');
+      writeFileSync(file, `targets:\n${target('one')}${target('two')}`);
+      proc.kill('SIGHUP');
+      await until((t) => t.includes('obshell_up{target="two"} 1'), 'target two after SIGHUP');
+      expect(await metrics()).toMatch(/^obshell_exporter_config_last_reload_successful 1$/m);
+
+      writeFileSync(file, 'targets:\n  - name: broken\n    urls: [ftp://nowhere]\n');
+      const answer = await fetch(`http://127.0.0.1:${port}/-/reload`, { method: 'POST' });
+      expect(answer.status).toBe(500);
+      expect(await answer.text()).toContain('targets[0].urls[0]');
+      // /metrics may lag a change by a fraction of a second (the body is rebuilt at a bounded rate).
+      await until((t) => t.includes('obshell_exporter_config_last_reload_successful 0'), 'the failed reload');
+      const text = await metrics();
+      expect(text).toContain('obshell_up{target="one"} 1');
+      expect(text).toContain('obshell_up{target="two"} 1');
+      expect(log).toContain('configuration reload failed; the previous configuration stays in force');
+      expect((await fetch(`http://127.0.0.1:${port}/-/reload`)).status).toBe(405);
+    } finally {
+      proc.kill('SIGTERM');
+      await sim.close();
+    }
+    for (const value of canaryValues) expect(log).not.toContain(value);
+  }, 40_000);
 });

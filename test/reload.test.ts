@@ -1,8 +1,9 @@
 import pino from 'pino';
-import { Registry, type RegistryContentType } from 'prom-client';
+import { Gauge, Registry, type RegistryContentType } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { ExporterConfig } from '../src/config/index.js';
 import { ConfigError } from '../src/errors.js';
+import { catalogue } from '../src/metrics/catalogue.js';
 import { createReloader } from '../src/reload.js';
 
 describe('config reload', () => {
@@ -18,7 +19,18 @@ describe('config reload', () => {
         return next;
       },
       apply: (config) => applied.push(config.pollSchedule),
-      registry,
+      gauges: {
+        successful: new Gauge({
+          name: catalogue.configReloadSuccessful.name,
+          help: 'h',
+          registers: [registry],
+        }),
+        timestamp: new Gauge({
+          name: catalogue.configReloadTimestamp.name,
+          help: 'h',
+          registers: [registry],
+        }),
+      },
       logger: pino({ level: 'info' }, { write: (l: string) => lines.push(l) }),
       now: () => clock,
     });

@@ -7,10 +7,10 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { Registry, type RegistryContentType } from 'prom-client';
+import { Counter, Registry, type RegistryContentType } from 'prom-client';
+import { authFailureReasons, catalogue } from '../src/metrics/catalogue.js';
 import { createLogger } from '../src/logger.js';
 import { listen } from '../src/server.js';
-import { createAuthFailureCounter } from '../src/web/basic-auth.js';
 import { createSecuredServer } from '../src/web/serve.js';
 
 export function tempDir(): { dir: string; cleanup: () => void } {
@@ -96,6 +96,14 @@ export function captureLogs(level = 'debug') {
     },
   });
   return { logger: createLogger({ level, format: 'json' }, stream), lines };
+}
+
+/** The counter as the exporter registers it, every reason at 0. */
+function createAuthFailureCounter(registry: Registry<RegistryContentType>): Counter<'reason'> {
+  const { name, help, labelNames } = catalogue.httpAuthFailures;
+  const counter = new Counter({ name, help, labelNames: [...labelNames], registers: [registry] });
+  for (const reason of authFailureReasons) counter.inc({ reason }, 0);
+  return counter;
 }
 
 export type Started = { server: Server; port: number; registry: Registry<RegistryContentType>; tls: boolean };

@@ -5,6 +5,9 @@
 
 export type MetricType = 'gauge' | 'counter' | 'histogram';
 
+/** `reason` values of obshell_exporter_http_auth_failures_total, all exported from the start. */
+export const authFailureReasons = ['missing', 'unknown_user', 'wrong_password'] as const;
+
 export type MetricSpec = {
   readonly name: string;
   readonly type: MetricType;

@@ -17,7 +17,7 @@ import {
   collectDefaultMetrics,
   type RegistryContentType,
 } from 'prom-client';
-import { catalogue, snapshotGauges, type MetricSpec } from './catalogue.js';
+import { authFailureReasons, catalogue, snapshotGauges, type MetricSpec } from './catalogue.js';
 import type { Sample, SeriesSet } from './sample.js';
 
 /** prom-client 15 gauges named *_total break `promtool check metrics`; their twins without it remain. */
@@ -93,7 +93,17 @@ export function createExporterMetrics(options: {
     nodeDuration: tracked(histogram(registry, catalogue.nodeDuration), catalogue.nodeDuration),
     taskFailures: tracked(counter(registry, catalogue.taskFailures), catalogue.taskFailures),
     subtaskRetries: tracked(counter(registry, catalogue.subtaskRetries), catalogue.subtaskRetries),
+    httpAuthFailures: tracked(counter(registry, catalogue.httpAuthFailures), catalogue.httpAuthFailures),
+    configReloadSuccessful: tracked(
+      gauge(registry, catalogue.configReloadSuccessful),
+      catalogue.configReloadSuccessful,
+    ),
+    configReloadTimestamp: tracked(
+      gauge(registry, catalogue.configReloadTimestamp),
+      catalogue.configReloadTimestamp,
+    ),
   };
+  for (const reason of authFailureReasons) metrics.httpAuthFailures.inc({ reason }, 0);
   if (options.defaultMetrics ?? true) {
     collectDefaultMetrics({ register: registry });
     for (const name of droppedDefaultMetrics) registry.removeSingleMetric(name);
@@ -103,6 +113,10 @@ export function createExporterMetrics(options: {
 
 function common(spec: MetricSpec) {
   return { name: spec.name, help: spec.help, labelNames: [...spec.labelNames] };
+}
+
+function gauge(registry: Registry<RegistryContentType>, spec: MetricSpec): Gauge {
+  return new Gauge({ ...common(spec), registers: [registry] });
 }
 
 function counter(registry: Registry<RegistryContentType>, spec: MetricSpec): Counter {

@@ -5,30 +5,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-import { Counter, type Registry, type RegistryContentType } from 'prom-client';
-import { catalogue } from '../metrics/catalogue.js';
+import type { authFailureReasons } from '../metrics/catalogue.js';
 
-export const authFailureReasons = ['missing', 'unknown_user', 'wrong_password'] as const;
 export type AuthFailure = (typeof authFailureReasons)[number];
 export type AuthResult = 'ok' | AuthFailure;
-
-export const authFailuresMetric = catalogue.httpAuthFailures;
 
 // bcrypt (cost 10) of a random string nobody knows; only its cost matters.
 const decoyHash = '$2b$10$vBBiFNnZ49dGKS564FXynOLDmxuKbRg3sKUWNHUN1le.d/xCQM9fy';
 const cacheLimit = 100;
-
-/** Registers the failure counter, every reason at 0 so dashboards see the series from the start. */
-export function createAuthFailureCounter(registry: Registry<RegistryContentType>): Counter<'reason'> {
-  const counter = new Counter({
-    name: authFailuresMetric.name,
-    help: authFailuresMetric.help,
-    labelNames: [...authFailuresMetric.labelNames],
-    registers: [registry],
-  });
-  for (const reason of authFailureReasons) counter.inc({ reason }, 0);
-  return counter;
-}
 
 /** `Authorization: Basic base64(user:password)` → the pair, or undefined when absent or malformed. */
 export function parseBasicAuth(header: string | undefined): { user: string; password: string } | undefined {
