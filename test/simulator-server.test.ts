@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import {
 } from '../src/simulator/index.js';
 import { authedGet, get, getJson } from './helpers/http.js';
 import { canary } from './helpers/canary.js';
+import { makeCa, makeLeaf } from './helpers/certs.js';
 
 const maintain = '/api/v1/task/dag/maintain/ob';
 const started: Simulator[] = [];
@@ -147,56 +147,10 @@ describe('simulator transports', () => {
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl CLI. */
 function makeCerts(base: string) {
-  const p = (name: string) => join(base, name);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=test-ca',
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.crt'),
-  );
-  writeFileSync(p('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const name of ['server', 'client']) {
-    ssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      p(`${name}.key`),
-      '-out',
-      p(`${name}.csr`),
-    );
-    const ext = name === 'server' ? ['-extfile', p('san.ext')] : [];
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      p(`${name}.csr`),
-      '-CA',
-      p('ca.crt'),
-      '-CAkey',
-      p('ca.key'),
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-out',
-      p(`${name}.crt`),
-      ...ext,
-    );
-  }
-  const read = (name: string) => readFileSync(p(name), 'utf8');
+  makeCa(base, 'ca');
+  makeLeaf(base, 'server', 'ca', 'IP:127.0.0.1,DNS:localhost', 'serverAuth');
+  makeLeaf(base, 'client', 'ca', 'DNS:client.test', 'clientAuth');
+  const read = (name: string) => readFileSync(join(base, name), 'utf8');
   return {
     ca: read('ca.crt'),
     cert: read('server.crt'),

@@ -1,6 +1,5 @@
 /** Shared by test/web-*.test.ts: openssl-made certificates, a secured server on 127.0.0.1:0, log capture. */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
@@ -12,6 +11,7 @@ import { authFailureReasons, catalogue } from '../src/metrics/catalogue.js';
 import { createLogger } from '../src/logger.js';
 import { listen } from '../src/server.js';
 import { createSecuredServer } from '../src/web/serve.js';
+import { makeCa, makeLeaf } from './helpers/certs.js';
 
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'web-config-'));
@@ -21,57 +21,6 @@ export function tempDir(): { dir: string; cleanup: () => void } {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-const openssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-const ecKey = (dir: string, name: string) =>
-  openssl(dir, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`]);
-
-export function makeCa(dir: string, name: string): void {
-  ecKey(dir, name);
-  openssl(dir, [
-    'req',
-    '-x509',
-    '-new',
-    '-key',
-    `${name}.key`,
-    '-out',
-    `${name}.crt`,
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}`,
-  ]);
-}
-
-/** A leaf `<name>.crt`/`<name>.key` signed by `<ca>`, with the given SANs. */
-export function makeLeaf(
-  dir: string,
-  name: string,
-  ca: string,
-  san: string,
-  usage: 'serverAuth' | 'clientAuth',
-): void {
-  ecKey(dir, name);
-  openssl(dir, ['req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
-  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=${usage}\n`);
-  openssl(dir, [
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    `${ca}.crt`,
-    '-CAkey',
-    `${ca}.key`,
-    '-CAcreateserial',
-    '-out',
-    `${name}.crt`,
-    '-days',
-    '2',
-    '-extfile',
-    `${name}.ext`,
-  ]);
 }
 
 /** ca, other (a second CA), server-a and server-b (127.0.0.1), client (by ca) and stranger (by other). */

@@ -1,12 +1,9 @@
 /** Public configuration types: what the rest of the exporter codes against. */
 
-export type ObshellTls = {
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
-  serverName?: string;
-  insecureSkipVerify?: boolean;
-};
+import type { ObshellTls } from '../obshell/client.js';
+
+/** TLS settings of a target's agents: the client's own option type. */
+export type { ObshellTls };
 
 /** A credential by reference: the value is read when needed, never stored in the config. */
 export type SecretRef = { kind: 'none' } | { kind: 'file'; path: string } | { kind: 'env'; name: string };
