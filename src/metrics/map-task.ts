@@ -66,7 +66,7 @@ export function nodeRan(node: Pick<DagNode, 'state' | 'operator'>): boolean {
 }
 
 export function mapTask(dag: Dag, ctx: TaskLabelContext): SeriesSet {
-  const base: Labels = { target: ctx.target, task_id: dag.id, task_type: ctx.taskType };
+  const base: Labels = { target: ctx.target, task_id: ctx.truncate(dag.id), task_type: ctx.taskType };
   const one = (value: number | undefined): Sample[] => (value === undefined ? [] : [{ labels: base, value }]);
   const start = realTime(dag.start_time);
   return {
@@ -75,7 +75,7 @@ export function mapTask(dag: Dag, ctx: TaskLabelContext): SeriesSet {
       {
         labels: {
           target: ctx.target,
-          task_id: dag.id,
+          task_id: ctx.truncate(dag.id),
           task_name: ctx.truncate(dag.name),
           task_type: ctx.taskType,
           maintenance_type: maintenanceTypeLabel(dag.maintenance_type),
