@@ -4,7 +4,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 
 let revision = process.env.OBSHELL_EXPORTER_REVISION ?? 'unknown';
 try {
-  revision = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  revision = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).trim();
 } catch {
   // Not a git checkout (e.g. a Docker build context): keep the environment's or 'unknown'.
 }
