@@ -47,7 +47,6 @@ export class Poller {
   #intervalMs: number;
   #task: ScheduledTask | undefined;
   #ready = false;
-  #lastTickAt = -Infinity;
 
   constructor(options: PollerOptions) {
     this.#options = options;
@@ -147,10 +146,6 @@ export class Poller {
   }
 
   #tick(): void {
-    // After a stalled event loop a scheduler may fire late runs back to back: one round per interval.
-    const now = (this.#options.now ?? Date.now)();
-    if (now - this.#lastTickAt < this.#intervalMs / 2) return;
-    this.#lastTickAt = now;
     for (const slot of this.#slots) {
       const delay = spreadDelayMs(slot.tracker.name, this.#slots.length, this.#intervalMs);
       const timer = setTimeout(() => {
