@@ -1,7 +1,8 @@
 /**
  * Renders the registry in the format the scraper prefers: Prometheus text 0.0.4 by default,
- * OpenMetrics 1.0 when the Accept header ranks it at least as high. prom-client switches
- * format per registry, so renders are serialised to keep concurrent scrapes apart.
+ * OpenMetrics 1.0 when the Accept header ranks it at least as high; gzipped when Accept-Encoding
+ * allows it (Prometheus always does). prom-client switches format per registry, so renders are
+ * serialised to keep concurrent scrapes apart.
  */
 import { Registry, type RegistryContentType } from 'prom-client';
 import { ExpositionRegistry } from './metrics/registry.js';
@@ -24,17 +25,39 @@ export function prefersOpenMetrics(accept: string | undefined): boolean {
   return om > 0 && om >= acceptQuality(accept, 'text/plain');
 }
 
+/** True when Accept-Encoding allows gzip: `gzip`/`x-gzip` or `*` with a non-zero quality. */
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  if (!acceptEncoding) return false;
+  let star = false;
+  for (const part of acceptEncoding.split(',')) {
+    const [coding = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    const allowed = q === undefined || (Number(q.slice(2)) || 0) > 0;
+    if (coding === 'gzip' || coding === 'x-gzip') return allowed;
+    if (coding === '*') star = allowed;
+  }
+  return star;
+}
+
+export type Rendered = { contentType: string; body: string | Buffer; contentEncoding?: 'gzip' };
+
 export function createRenderer(
   registry: Registry<RegistryContentType>,
-): (accept: string | undefined) => Promise<{ contentType: string; body: string | Buffer }> {
+): (accept: string | undefined, acceptEncoding?: string) => Rendered | Promise<Rendered> {
   let queue: Promise<unknown> = Promise.resolve();
-  return (accept) => {
+  return (accept, acceptEncoding) => {
     const contentType: RegistryContentType = prefersOpenMetrics(accept)
       ? Registry.OPENMETRICS_CONTENT_TYPE
       : Registry.PROMETHEUS_CONTENT_TYPE;
-    // The exporter's registry caches the rendered bytes (see metrics/registry.ts): serve them as they are.
+    // The exporter's registry caches the rendered (and gzipped) bytes: serve them as they are.
     if (registry instanceof ExpositionRegistry) {
-      return registry.exposition(contentType).then((body) => ({ contentType, body }));
+      const gzip = acceptsGzip(acceptEncoding);
+      const rendered = (body: Buffer): Rendered =>
+        gzip ? { contentType, body, contentEncoding: 'gzip' } : { contentType, body };
+      // Current bytes are answered in the same tick; otherwise render (or wait for the compression).
+      const ready = registry.cached(contentType, gzip ? 'gzip' : 'identity');
+      if (ready) return rendered(ready);
+      return registry.exposition(contentType, gzip ? 'gzip' : 'identity').then(rendered);
     }
     const render = queue.then(async () => {
       registry.setContentType(contentType);

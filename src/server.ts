@@ -10,9 +10,11 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.js';
 import { renderLandingPage, type LandingInfo } from './landing-page.js';
 
+type Rendered = { contentType: string; body: string | Buffer; contentEncoding?: 'gzip' };
+
 export type ServerOptions = {
   readonly telemetryPath: string;
-  readonly render: (accept: string | undefined) => Promise<{ contentType: string; body: string | Buffer }>;
+  readonly render: (accept: string | undefined, acceptEncoding?: string) => Rendered | Promise<Rendered>;
   readonly landing: () => LandingInfo;
   readonly ready: () => boolean;
   readonly logger: Logger;
@@ -32,31 +34,48 @@ function send(
   contentType: string,
   body: string | Buffer,
   head = false,
+  headers: Record<string, string> = {},
 ): void {
-  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': contentType,
+    'Content-Length': Buffer.byteLength(body),
+  });
   res.end(head ? undefined : body);
 }
 
-type Answer = [status: number, contentType: string, body: string | Buffer];
+type Answer = [status: number, contentType: string, body: string | Buffer, headers?: Record<string, string>];
 
-/** A GET/HEAD route; HEAD gets the headers only. */
+/** A GET/HEAD route; HEAD gets the headers only. A ready answer is sent in the same tick. */
 function page(answer: (req: IncomingMessage) => Answer | Promise<Answer>): Route {
   return {
     methods: read,
-    handle: async (req, res) => {
-      const [status, contentType, body] = await answer(req);
-      send(res, status, contentType, body, req.method === 'HEAD');
+    handle: (req, res) => {
+      const reply = ([status, contentType, body, headers]: Answer): void => {
+        send(res, status, contentType, body, req.method === 'HEAD', headers);
+      };
+      const answered = answer(req);
+      if (answered instanceof Promise) return answered.then(reply);
+      reply(answered);
+      return undefined;
     },
   };
+}
+
+function metricsAnswer({ contentType, body, contentEncoding }: Rendered): Answer {
+  // Vary either way: a cache must not hand the gzipped body to a client that did not ask for it.
+  const headers: Record<string, string> = { Vary: 'Accept-Encoding' };
+  if (contentEncoding) headers['Content-Encoding'] = contentEncoding;
+  return [200, contentType, body, headers];
 }
 
 function routes(options: ServerOptions): Map<string, Route> {
   const table = new Map<string, Route>([
     [
       options.telemetryPath,
-      page(async (req) => {
-        const { contentType, body } = await options.render(req.headers.accept);
-        return [200, contentType, body];
+      page((req) => {
+        const rendered = options.render(req.headers.accept, req.headers['accept-encoding']);
+        return rendered instanceof Promise ? rendered.then(metricsAnswer) : metricsAnswer(rendered);
       }),
     ],
     ['/', page(() => [200, 'text/html; charset=utf-8', renderLandingPage(options.landing())])],

@@ -1,7 +1,12 @@
 /**
- * The HTTP layer under the obshell client: one got instance per client with keep-alive agents,
- * TLS material, a per-request time budget (retries included), connection-level retries only,
- * a fresh auth header on every attempt, and a response-size cap enforced while streaming.
+ * The HTTP layer under the obshell client: keep-alive agents, TLS material, a per-request time
+ * budget (retries included), connection-level retries only, a fresh auth header on every attempt,
+ * and a response-size cap enforced while streaming.
+ *
+ * Clients with the same settings (timeout, TLS material, unix sockets) share one got instance and
+ * one agent pair: 1 000 targets cost one of each instead of 1 000 (memory). Sharing an agent is
+ * safe: Node pools sockets per host:port and per TLS options (Agent#getName covers ca, cert, key,
+ * servername, rejectUnauthorized), and each request carries its own auth header.
  */
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
@@ -77,24 +82,26 @@ function httpsOptions(tls: ObshellTls | undefined): Options['https'] {
 }
 
 /** Signs the request as it is actually sent: Uri = path + query of the final URL, fresh Ts each attempt. */
-function signHook(now: () => number, ttlSeconds: number) {
-  return (options: Parameters<BeforeRequestHook>[0]): void => {
-    const auth = options.context['obshellAuth'] as RequestAuth | undefined;
-    if (!auth || !(options.url instanceof URL)) return;
-    try {
-      options.headers[auth.headerName] = buildAuthHeader({
-        publicKey: auth.publicKey,
-        password: auth.password(),
-        uri: options.url.pathname + options.url.search,
-        expiresAt: Math.floor(now() / 1000) + ttlSeconds,
-      });
-    } catch {
-      // Never let key or password material reach the error text.
-      throw Object.assign(new Error('cannot build the auth header with the agent public key'), {
-        code: authHeaderErrorCode,
-      });
-    }
-  };
+/** The client's clock and header lifetime, passed in the request context (the got instance is shared). */
+type Signing = { now: () => number; ttlSeconds: number };
+
+function signHook(options: Parameters<BeforeRequestHook>[0]): void {
+  const auth = options.context['obshellAuth'] as RequestAuth | undefined;
+  const signing = options.context['obshellSigning'] as Signing | undefined;
+  if (!auth || !signing || !(options.url instanceof URL)) return;
+  try {
+    options.headers[auth.headerName] = buildAuthHeader({
+      publicKey: auth.publicKey,
+      password: auth.password(),
+      uri: options.url.pathname + options.url.search,
+      expiresAt: Math.floor(signing.now() / 1000) + signing.ttlSeconds,
+    });
+  } catch {
+    // Never let key or password material reach the error text.
+    throw Object.assign(new Error('cannot build the auth header with the agent public key'), {
+      code: authHeaderErrorCode,
+    });
+  }
 }
 
 /** Connection-level errors only, small backoff, and never a retry that would start past the deadline. */
@@ -105,7 +112,9 @@ function retryDelay({ attemptCount, error }: { attemptCount: number; error: Requ
   return typeof deadline === 'number' && Date.now() + delay < deadline ? delay : 0;
 }
 
-function createGot(options: TransportOptions, agents: { http: HttpAgent; https: HttpsAgent }): Got {
+type Agents = { http: HttpAgent; https: HttpsAgent };
+
+function createGot(options: TransportOptions, https: Options['https'], agents: Agents): Got {
   const t = options.timeoutMs;
   return got.extend({
     throwHttpErrors: false,
@@ -113,7 +122,7 @@ function createGot(options: TransportOptions, agents: { http: HttpAgent; https: 
     responseType: 'buffer',
     enableUnixSockets: options.unixSockets,
     agent: agents,
-    https: httpsOptions(options.tls),
+    https,
     headers: { accept: 'application/json', 'user-agent': 'obshell-exporter' },
     timeout: { lookup: t, connect: t, secureConnect: t, socket: t, send: t, response: t, request: t },
     retry: {
@@ -124,18 +133,42 @@ function createGot(options: TransportOptions, agents: { http: HttpAgent; https: 
       enforceRetryRules: true,
       calculateDelay: retryDelay,
     },
-    hooks: { beforeRequest: [signHook(options.now, options.headerTtlSeconds)] },
+    hooks: { beforeRequest: [signHook] },
   });
 }
 
+type Shared = { instance: Got; agents: Agents; users: number };
+/** got instances and agents by settings, counted by user: the last client to close destroys them. */
+const shared = new Map<string, Shared>();
+
+function sharedKey(options: TransportOptions, https: Options['https']): string {
+  const tls = Object.entries(https).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('base64') : v]);
+  return JSON.stringify([options.timeoutMs, options.unixSockets, tls]);
+}
+
 export function createTransport(options: TransportOptions): Transport {
-  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
-  const instance = createGot(options, agents);
+  const https = httpsOptions(options.tls); // TLS files are read (and checked) per client, as before
+  const key = sharedKey(options, https);
+  let entry = shared.get(key);
+  if (!entry) {
+    const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+    entry = { instance: createGot(options, https, agents), agents, users: 0 };
+    shared.set(key, entry);
+  }
+  entry.users += 1;
+  const mine = entry;
+  const signing: Signing = { now: options.now, ttlSeconds: options.headerTtlSeconds };
+  let closed = false;
   return {
-    get: (url, request) => getCapped(instance, options, url, request),
+    get: (url, request) => getCapped(mine.instance, options, signing, url, request),
     close: () => {
-      agents.http.destroy();
-      agents.https.destroy();
+      if (closed) return;
+      closed = true;
+      mine.users -= 1;
+      if (mine.users > 0) return;
+      shared.delete(key);
+      mine.agents.http.destroy();
+      mine.agents.https.destroy();
     },
   };
 }
@@ -143,21 +176,34 @@ export function createTransport(options: TransportOptions): Transport {
 async function getCapped(
   instance: Got,
   options: TransportOptions,
+  signing: Signing,
   url: string,
   { auth, signal }: { auth?: RequestAuth; signal?: AbortSignal | undefined },
 ): Promise<TransportResult> {
   if (signal?.aborted) return failure('timeout', 'poll aborted before the request');
-  const cap = new AbortController();
+  // One controller ends the request (and any retry) on the size cap, the caller's signal or the
+  // budget, which covers every attempt. (Perf: AbortSignal.timeout + AbortSignal.any cost a timer and
+  // weak-reference bookkeeping per request, GC work at hundreds of polls a second.)
+  const controller = new AbortController();
   const cut = { tooLarge: false };
   const cutOff = (): void => {
     cut.tooLarge = true;
-    cap.abort();
+    controller.abort();
   };
-  // The budget covers every attempt: the signal ends the request (and any retry) at the deadline.
-  const budget = AbortSignal.timeout(options.timeoutMs);
-  const signals = signal ? [signal, budget, cap.signal] : [budget, cap.signal];
-  const context = { obshellAuth: auth, obshellDeadline: Date.now() + options.timeoutMs };
-  const request = instance.get(url, { signal: AbortSignal.any(signals), context });
+  const onAbort = (): void => {
+    controller.abort(signal?.reason);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  // A TimeoutError reason, as AbortSignal.timeout gives: got then throws its TimeoutError.
+  const budget = setTimeout(() => {
+    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  }, options.timeoutMs).unref();
+  const context = {
+    obshellAuth: auth,
+    obshellSigning: signing,
+    obshellDeadline: Date.now() + options.timeoutMs,
+  };
+  const request = instance.get(url, { signal: controller.signal, context });
   // Emitted once right after the headers (total = content-length) and then per chunk read.
   void request.on('downloadProgress', ({ transferred, total }: { transferred: number; total?: number }) => {
     if (transferred > options.maxResponseBytes || (total ?? 0) > options.maxResponseBytes) cutOff();
@@ -175,6 +221,9 @@ async function getCapped(
       return failure('auth', 'cannot build the auth header with the agent public key');
     }
     return classifyTransportError(error);
+  } finally {
+    clearTimeout(budget);
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 
