@@ -181,6 +181,7 @@ export class Poller {
       const outcome = await slot.source.fetchLastMaintenanceTask({ signal: abort.signal });
       const timing = { startedAt: started / 1000, durationSeconds: (now() - started) / 1000 };
       slot.series = recordPoll(slot.tracker, outcome, timing, this.#options);
+      this.#options.metrics.prerender(slot.series);
     } catch (err) {
       // Only a bug gets here: the client classifies every upstream failure.
       this.#options.logger.error({ err, target: slot.tracker.name }, 'poll failed unexpectedly');

@@ -153,6 +153,13 @@ export function createExporterMetrics(options: {
   );
   const metrics = {
     registry,
+    /**
+     * Renders a target's new series to text right after its poll, so that cost is spread over the
+     * poll schedule instead of landing on the next scrape as one long block of the event loop.
+     */
+    prerender: (set: SeriesSet): void => {
+      state.prerender(set);
+    },
     pollErrors: tracked(counter(registry, catalogue.pollErrors), catalogue.pollErrors),
     pollsSkipped: tracked(counter(registry, catalogue.pollsSkipped), catalogue.pollsSkipped),
     labelOverflows: tracked(counter(registry, catalogue.labelOverflows), catalogue.labelOverflows),
@@ -287,6 +294,7 @@ function createRenderState(series: () => Iterable<SeriesSet>) {
   }
 
   return {
+    prerender: snapshot.prerender,
     /** Marks `metric` so that each mutation drops its cached text (how the cache learns of a change). */
     track<M extends object>(metric: M, name: string): M {
       tracked.add(name);
@@ -387,6 +395,9 @@ function createSnapshotRenderer(series: () => Iterable<SeriesSet>) {
   };
 
   return {
+    prerender: (set: SeriesSet): void => {
+      chunksOf(set);
+    },
     /** Re-reads the targets' series; true when any target's SeriesSet was replaced. */
     refresh(): boolean {
       const next = [...series()];
