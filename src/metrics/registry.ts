@@ -49,7 +49,7 @@ const formatOf = (contentType: string): Format =>
  * serialised: prom-client reads the content type from the registry while formatting.
  */
 export class ExpositionRegistry extends Registry<RegistryContentType> {
-  readonly #render: (format: Format) => Promise<CachedBody>;
+  readonly #render: (format: Format, fresh?: boolean) => Promise<CachedBody>;
   readonly #current: (format: Format) => CachedBody | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   /** Renders queued or running. */
@@ -60,11 +60,11 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
   readonly #zipped: Partial<Record<Format, CachedBody>> = {};
 
   constructor(
-    render: (registry: ExpositionRegistry, format: Format) => Promise<CachedBody>,
+    render: (registry: ExpositionRegistry, format: Format, fresh?: boolean) => Promise<CachedBody>,
     current: (registry: ExpositionRegistry, format: Format) => CachedBody | undefined,
   ) {
     super();
-    this.#render = (format) => render(this, format);
+    this.#render = (format, fresh) => render(this, format, fresh);
     this.#current = (format) => current(this, format);
   }
 
@@ -122,8 +122,15 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
     return zipping;
   }
 
+  /**
+   * prom-client's API: always the current state, never a body held back by the rebuild spacing
+   * (scrapes go through cached()/exposition(); this is for callers that need exact values now).
+   */
   override async metrics(): Promise<string> {
-    return (await this.exposition(this.contentType)).toString('utf8');
+    const format = formatOf(this.contentType);
+    const run = this.#queue.then(() => this.#render(format, true));
+    this.#queue = run.catch(() => undefined);
+    return (await identityOf(await run)).toString('utf8');
   }
 }
 
@@ -135,7 +142,7 @@ export function createExporterMetrics(options: {
 }) {
   const state = createRenderState(options.series);
   const registry = new ExpositionRegistry(
-    (reg, format) => state.render(reg, format),
+    (reg, format, fresh) => state.render(reg, format, fresh),
     (reg, format) => state.current(reg, format),
   );
   const tracked = <M extends object>(metric: M, spec: MetricSpec): M => state.track(metric, spec.name);
@@ -311,10 +318,10 @@ function createRenderState(series: () => Iterable<SeriesSet>) {
     },
 
     /** The cached body when it is still current (or a slow one within its rebuild spacing); no render. */
-    current(registry: Registry<RegistryContentType>, format: Format): CachedBody | undefined {
+    current(registry: Registry<RegistryContentType>, format: Format, fresh = false): CachedBody | undefined {
       const last = bodies[format];
       const cost = last?.body.costMs ?? 0;
-      if (last && cost > slowBuildMs && performance.now() - last.builtAt < cost * rebuildSpacing) {
+      if (!fresh && last && cost > slowBuildMs && performance.now() - last.builtAt < cost * rebuildSpacing) {
         return last.body;
       }
       if (snapshot.refresh()) generation += 1;
@@ -323,8 +330,12 @@ function createRenderState(series: () => Iterable<SeriesSet>) {
       return cached?.generation === generation ? cached.body : undefined;
     },
 
-    async render(registry: Registry<RegistryContentType>, format: Format): Promise<CachedBody> {
-      const hit = this.current(registry, format);
+    async render(
+      registry: Registry<RegistryContentType>,
+      format: Format,
+      fresh = false,
+    ): Promise<CachedBody> {
+      const hit = this.current(registry, format, fresh);
       if (hit) return hit;
       const started = performance.now();
       const at = generation;
