@@ -2,11 +2,11 @@
  * The built command as users run it: `npm run build`, then `node dist/src/main.js`. Covers the
  * demo (live, changing metrics from the embedded simulator), exit codes and --config.check.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../src/simulator/index.js';
 import { canary, canaryValues } from './helpers/canary.js';
 
@@ -22,9 +22,7 @@ function run(args: string[], env: Record<string, string> = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-beforeAll(() => {
-  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
-}, 120_000);
+// dist/ is built once for the whole run by test/setup/build.ts.
 
 describe('command line', () => {
   it('prints help and version, exit 0', () => {

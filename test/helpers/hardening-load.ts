@@ -75,3 +75,35 @@ export function countingClient(client: ObshellClient, count: PollCount): Obshell
     },
   };
 }
+
+/**
+ * A simulator in its own process (the built `obshell-exporter simulate`), so that its work does
+ * not count in the exporter's event-loop delay. Resolves with its URL and a stop function.
+ */
+export function spawnSimulator(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const main = new URL('../../dist/src/main.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [main, 'simulate', '--listen', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) resolve();
+      else {
+        child.once('exit', () => {
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }
+    });
+  return new Promise((resolve, reject) => {
+    let log = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log)?.[1];
+      if (url) resolve({ url, stop });
+    });
+    child.once('exit', (code) => {
+      reject(new Error(`simulator exited with ${code}: ${log}`));
+    });
+  });
+}
