@@ -1,5 +1,6 @@
 /**
- * End to end against the real servers: the simulator → the exporter → a real Prometheus (scraping it,
+ * End to end against the real servers: the simulator → the built exporter (node dist/src/main.js, its
+ * own process) → a real Prometheus (scraping it,
  * evaluating deploy/prometheus/alerts.yml) → a real Alertmanager → a webhook receiver in this test.
  *
  * The story is a scale-out that fails at stage 5/9 and succeeds after a retry (simulator scenario
@@ -15,11 +16,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, parseCommandLine } from '../src/config/index.js';
-import { credentialsFromConfig, startExporter, type RunningExporter } from '../src/exporter.js';
-import { createLogger } from '../src/logger.js';
 import { scenarioAt, startSimulator, type Simulator } from '../src/simulator/index.js';
 import { freePort, requireExecutable, startProcess, waitFor, type Proc } from './helpers/e2e-process.js';
 import {
@@ -61,7 +58,9 @@ const simulatorClock = () => clockBase + storySecond * 1000;
 let workDir = '';
 let simulator: Simulator | undefined;
 let simulatorClosed = false;
-let exporter: RunningExporter | undefined;
+let exporter: Proc | undefined;
+let exporterPort = 0;
+const builtMain = new URL('../dist/src/main.js', import.meta.url).pathname;
 let exporterStopped = false;
 let webhook: Webhook | undefined;
 let prometheus: Proc | undefined;
@@ -69,9 +68,6 @@ let alertmanager: Proc | undefined;
 let prom: PrometheusApi;
 let target = '';
 let storyStart = 0;
-const exporterLog: string[] = [];
-
-const tail = (lines: string[], n: number) => lines.slice(-n).join('\n');
 
 async function diagnostics(): Promise<string> {
   const parts: string[] = [];
@@ -97,10 +93,9 @@ async function diagnostics(): Promise<string> {
       .map((a) => `${a.status} ${a.labels['alertname'] ?? '?'} ${JSON.stringify(a.labels)}`);
     parts.push(`--- webhook alerts received\n${received.join('\n')}`);
   }
-  for (const p of [prometheus, alertmanager]) {
+  for (const p of [prometheus, alertmanager, exporter]) {
     if (p) parts.push(`--- ${p.name} (${p.exitStatus() ?? 'running'}), last lines\n${p.tail(30)}`);
   }
-  parts.push(`--- exporter log, last lines\n${tail(exporterLog, 30)}`);
   return parts.join('\n');
 }
 
@@ -141,25 +136,28 @@ describe('end to end with the real Prometheus and Alertmanager', () => {
       });
       // The simulator's story starts at its clock's start; the exporter's first poll sees RUNNING.
       setStory(story.running);
-      // The exporter as the CLI configures it (README "One cluster, by flags"), started in-process.
-      const env = { OBSHELL_PASSWORD: password };
-      const cli = parseCommandLine(
+      // The built exporter, run as README says ("One cluster, by flags"), in its own process.
+      const passwordFile = join(workDir, 'password');
+      writeFileSync(passwordFile, password);
+      exporterPort = await freePort();
+      exporter = startProcess(
+        'exporter',
+        process.execPath,
         [
+          builtMain,
           `--obshell.url=${simulator.url}`,
-          '--web.listen-address=127.0.0.1:0',
+          `--obshell.password-file=${passwordFile}`,
+          `--web.listen-address=127.0.0.1:${exporterPort}`,
           '--poll.schedule=*/1 * * * * *',
           '--obshell.timeout=800ms',
         ],
-        env,
+        workDir,
       );
-      const logStream = new PassThrough();
-      logStream.on('data', (chunk: Buffer) =>
-        exporterLog.push(...chunk.toString('utf8').trimEnd().split('\n')),
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${exporterPort}/-/ready`).catch(() => undefined))?.ok,
+        promWait,
+        'the exporter to be ready',
       );
-      exporter = await startExporter(loadConfig(cli), {
-        logger: createLogger({ level: 'info', format: 'json' }, logStream),
-        credentials: credentialsFromConfig(env),
-      });
       webhook = await startWebhook();
 
       const amPort = await freePort();
@@ -184,7 +182,7 @@ describe('end to end with the real Prometheus and Alertmanager', () => {
       writeFileSync(
         join(workDir, 'prometheus.yml'),
         prometheusConfig({
-          exporter: `127.0.0.1:${exporter.address.port}`,
+          exporter: `127.0.0.1:${exporterPort}`,
           alertmanager: `127.0.0.1:${amPort}`,
           rules,
         }),
