@@ -118,10 +118,7 @@ function refuseReload(): never {
 export async function startExporter(config: ExporterConfig, deps: ExporterDeps): Promise<RunningExporter> {
   const now = deps.now ?? Date.now;
   const targetsFor = createTargetSet(deps, now() / 1000);
-  // The metrics read the poller's series, and the poller writes the metrics.
-  const ref: { poller?: Poller } = {};
   const metrics = createExporterMetrics({
-    series: () => ref.poller?.series() ?? [],
     buildInfo: { version, revision, nodejsVersion: process.version },
   });
   const live = new Poller({
@@ -131,7 +128,6 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     logger: deps.logger,
     now,
   });
-  ref.poller = live;
   let current = config;
   const apply = (next: ExporterConfig) => {
     warnUnreloadable(current, next, deps.logger);

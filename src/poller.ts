@@ -6,7 +6,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from './logger.js';
 import type { ExporterMetrics } from './metrics/registry.js';
-import type { SeriesSet } from './metrics/sample.js';
 import { failureReasons, type TaskOutcome } from './obshell/outcome.js';
 import { recordPoll } from './record-poll.js';
 import { cronIntervalMs, createLimiter, spreadDelayMs } from './schedule.js';
@@ -35,7 +34,6 @@ type TargetSlot = {
   source: TaskSource;
   inFlight: Promise<void> | undefined;
   abort: AbortController | undefined;
-  series: SeriesSet;
 };
 
 export class Poller {
@@ -63,10 +61,6 @@ export class Poller {
   /** True once every target has been polled once. */
   get ready(): boolean {
     return this.#ready;
-  }
-
-  series(): Iterable<SeriesSet> {
-    return this.#slots.map((s) => s.series);
   }
 
   statuses(): { name: string; status: TargetStatus }[] {
@@ -121,21 +115,24 @@ export class Poller {
   }
 
   #createSlots(targets: readonly PolledTarget[], previous: readonly TargetSlot[] = []): TargetSlot[] {
-    return targets.map(({ tracker, source }) => {
+    const slots = targets.map(({ tracker, source }): TargetSlot => {
       const kept = previous.find((s) => s.tracker === tracker);
       if (kept) {
         kept.source = source;
         return kept;
       }
       this.#zeroCounters(tracker.name);
-      return { tracker, source, series: {}, inFlight: undefined, abort: undefined };
+      return { tracker, source, inFlight: undefined, abort: undefined };
     });
+    this.#options.metrics.retainTargets(slots.map((s) => s.tracker.name));
+    return slots;
   }
 
   /** Counters known in advance are exported at 0, so rate() works from the first failure. */
-  #zeroCounters(target: string): void {
-    for (const reason of failureReasons) this.#options.metrics.pollErrors.inc({ target, reason }, 0);
-    this.#options.metrics.pollsSkipped.inc({ target }, 0);
+  #zeroCounters(name: string): void {
+    const target = this.#options.metrics.target(name);
+    for (const reason of failureReasons) target.inc('pollErrors', { reason }, 0);
+    target.inc('pollsSkipped', {}, 0);
   }
 
   #startSchedule(): void {
@@ -158,7 +155,7 @@ export class Poller {
 
   #poll(slot: TargetSlot): Promise<void> {
     if (slot.inFlight) {
-      this.#options.metrics.pollsSkipped.inc({ target: slot.tracker.name });
+      this.#options.metrics.target(slot.tracker.name).inc('pollsSkipped', {});
       this.#options.logger.warn({ target: slot.tracker.name }, 'previous poll still running; poll skipped');
       return slot.inFlight;
     }
@@ -180,8 +177,7 @@ export class Poller {
     try {
       const outcome = await slot.source.fetchLastMaintenanceTask({ signal: abort.signal });
       const timing = { startedAt: started / 1000, durationSeconds: (now() - started) / 1000 };
-      slot.series = recordPoll(slot.tracker, outcome, timing, this.#options);
-      this.#options.metrics.prerender(slot.series);
+      recordPoll(slot.tracker, outcome, timing, this.#options);
     } catch (err) {
       // Only a bug gets here: the client classifies every upstream failure.
       this.#options.logger.error({ err, target: slot.tracker.name }, 'poll failed unexpectedly');

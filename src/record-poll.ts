@@ -2,7 +2,7 @@
 import type { Logger } from './logger.js';
 import { taskResults } from './metrics/history.js';
 import type { ExporterMetrics } from './metrics/registry.js';
-import type { SeriesSet } from './metrics/sample.js';
+import type { TargetMetrics } from './metrics/target-metrics.js';
 import type { TaskOutcome } from './obshell/outcome.js';
 import type { PollReport, PollTiming, TargetTracker } from './target.js';
 
@@ -11,42 +11,43 @@ export function recordPoll(
   outcome: TaskOutcome,
   timing: PollTiming,
   deps: { metrics: ExporterMetrics; logger: Logger },
-): SeriesSet {
+): void {
   const target = tracker.name;
   const report = tracker.apply(outcome, timing);
-  const { metrics, logger } = deps;
+  const { logger } = deps;
+  const metrics = deps.metrics.target(target);
+  metrics.setSnapshot(report.series);
   if (outcome.kind === 'failure') {
-    metrics.pollErrors.inc({ target, reason: outcome.reason });
+    metrics.inc('pollErrors', { reason: outcome.reason });
     const { reason, status, errCode, traceId, agent } = outcome;
     logger.warn({ target, agent, reason, status, errCode, traceId }, `poll failed: ${outcome.message}`);
   }
   for (const { label, value } of report.overflows) {
-    metrics.labelOverflows.inc({ target, label });
+    metrics.inc('labelOverflows', { label });
     logger.warn({ target, label, value }, `too many distinct ${label} values; exported as "other"`);
   }
-  recordObservations(target, report, metrics);
+  recordObservations(report, metrics);
   logTransition(target, report, logger);
-  return report.series;
 }
 
-function recordObservations(target: string, report: PollReport, metrics: ExporterMetrics): void {
+function recordObservations(report: PollReport, metrics: TargetMetrics): void {
   const obs = report.observations;
   if (!obs) return;
   const task_type = obs.taskType;
   if (obs.firstSeen.taskType) {
-    metrics.taskFailures.inc({ target, task_type }, 0);
-    for (const result of taskResults) metrics.taskDuration.zero({ target, task_type, result });
+    metrics.inc('taskFailures', { task_type }, 0);
+    for (const result of taskResults) metrics.zero('taskDuration', { task_type, result });
   }
   for (const node of obs.firstSeen.nodes) {
-    metrics.nodeDuration.zero({ target, task_type, node });
-    metrics.subtaskRetries.inc({ target, task_type, node }, 0);
+    metrics.zero('nodeDuration', { task_type, node });
+    metrics.inc('subtaskRetries', { task_type, node }, 0);
   }
   for (const { result, seconds } of obs.taskDurations)
-    metrics.taskDuration.observe({ target, task_type, result }, seconds);
-  if (obs.failures > 0) metrics.taskFailures.inc({ target, task_type }, obs.failures);
+    metrics.observe('taskDuration', { task_type, result }, seconds);
+  if (obs.failures > 0) metrics.inc('taskFailures', { task_type }, obs.failures);
   for (const { node, seconds } of obs.nodeDurations)
-    metrics.nodeDuration.observe({ target, task_type, node }, seconds);
-  for (const { node, count } of obs.retries) metrics.subtaskRetries.inc({ target, task_type, node }, count);
+    metrics.observe('nodeDuration', { task_type, node }, seconds);
+  for (const { node, count } of obs.retries) metrics.inc('subtaskRetries', { task_type, node }, count);
 }
 
 function logTransition(target: string, report: PollReport, logger: Logger): void {

@@ -428,16 +428,13 @@ describe('fault matrix: one exporter, one agent per fault', () => {
 
   it('logged exactly one warn line per failed poll, with target and reason, and never crashed', async () => {
     await exporter.stop(1000);
-    // The counter and the log read together: only microtasks between them, so no poll can land in
-    // between (a whole-registry render is not atomic: the event-loop lag metric waits a setImmediate).
-    const counted = (await exporter.metrics.pollErrors.get()).values;
+    // Stopped: no poll can land between reading the counters and the log.
+    const counted = parseExposition(await exporter.metrics.registry.metrics());
     const failures = lines.filter((l: LogLine) => l.level === 40 && l.msg.startsWith('poll failed'));
     for (const target of ['healthy', ...cases.map((c) => c.name)]) {
       for (const reason of failureReasons) {
         const logged = failures.filter((l) => l.target === target && l.reason === reason).length;
-        const value = counted.find(
-          (v) => v.labels['target'] === target && v.labels['reason'] === reason,
-        )?.value;
+        const value = valueOf(counted, 'obshell_exporter_poll_errors_total', { target, reason });
         expect(logged, `${target}/${reason}`).toBe(value);
       }
     }

@@ -9,7 +9,6 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acceptsGzip, createRenderer } from '../src/exposition.js';
 import { createExporterMetrics } from '../src/metrics/registry.js';
-import type { SeriesSet } from '../src/metrics/sample.js';
 import { createHttpServer, listen } from '../src/server.js';
 
 const servers: Server[] = [];
@@ -19,14 +18,13 @@ afterEach(async () => {
 
 /** A server whose body has some size: `targets` targets with an up gauge each. */
 async function start(targets = 200): Promise<string> {
-  const series: SeriesSet[] = Array.from({ length: targets }, (_, i) => ({
-    up: [{ labels: { target: `t-${i}` }, value: 1 }],
-  }));
   const metrics = createExporterMetrics({
-    series: () => series,
     buildInfo: { version: '1.2.3', revision: 'r', nodejsVersion: 'v' },
     defaultMetrics: false,
   });
+  for (let i = 0; i < targets; i++) {
+    metrics.target(`t-${i}`).setSnapshot({ up: [{ labels: { target: `t-${i}` }, value: 1 }] });
+  }
   const server = createHttpServer({
     telemetryPath: '/metrics',
     render: createRenderer(metrics.registry),

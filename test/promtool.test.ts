@@ -27,7 +27,6 @@ describe('promtool check metrics', () => {
 
   it('finds nothing in a live render with the default process and Node.js metrics', async () => {
     const metrics = createExporterMetrics({
-      series: () => [],
       buildInfo: { version: '1.0.0', revision: 'abc', nodejsVersion: process.version },
     });
     const text = await metrics.registry.metrics();

@@ -14,7 +14,6 @@ afterEach(async () => {
 
 async function start(options: { ready?: boolean; targets?: { name: string; status: TargetStatus }[] } = {}) {
   const metrics = createExporterMetrics({
-    series: () => [],
     buildInfo: { version: '1.2.3', revision: 'r', nodejsVersion: 'v' },
     defaultMetrics: false,
   });

@@ -1,18 +1,26 @@
 /**
- * The cached /metrics body: one build per change (a poll, a cumulative metric, process metrics at
- * most once per second), gzipped once, the identity bytes re-inflated only when asked for.
+ * The cached /metrics body, kept gzipped (Prometheus always asks for gzip). Each per-target family
+ * is cut into segments of `groupSize` targets; a segment is rendered and compressed once and
+ * reused until one of its targets changes that family, so a poll costs the recompression of a
+ * few small segments, not of the body (45 KB per target at scale). The body is the segments
+ * stitched into one gzip member (gzip-segments.ts); the identity bytes are inflated only when an
+ * identity scrape asks. The prom-client metrics (exporter-level and process) form the tail.
  */
-import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { gunzip } from 'node:zlib';
 import { Registry, type RegistryContentType } from 'prom-client';
-import type { SeriesSet } from './sample.js';
-import { concatUtf8, createSnapshotRenderer } from './snapshot-text.js';
+import { catalogue } from './catalogue.js';
+import { familyHeader, type Format } from './exposition-text.js';
+import { compressSegment, gzipSegments, type Segment } from './gzip-segments.js';
+import { targetFamilies, type TargetMetrics } from './target-metrics.js';
+
+export type { Format } from './exposition-text.js';
 
 /** Process and Node.js metrics are re-read at most this often; they are sampled values anyway. */
 export const defaultMetricsMaxAgeMs = 1000;
 
-export type Format = 'text' | 'openmetrics';
 /** Content-Encoding of a served body. */
 export type Encoding = 'identity' | 'gzip';
 export const formatOf = (contentType: string): Format =>
@@ -21,68 +29,82 @@ export const formatOf = (contentType: string): Format =>
 /** Methods of prom-client metrics that change what they render (`labels()` children are not used). */
 const mutators = ['inc', 'dec', 'set', 'observe', 'reset', 'remove', 'zero', 'startTimer'] as const;
 
-/** zlib level 1: on these repetitive bodies levels 1–3 give the same size (~35:1), higher ones cost 3–10× the CPU. */
-const gzipLevel = 1;
-const gzipAsync = promisify(gzip);
+/**
+ * Targets per segment: small enough that re-rendering and recompressing one after a change is cheap
+ * (at most ~1 MB of histogram text, a few ms), large enough that the many one-line families compress
+ * almost as well as one whole body (measured: 64 → +3 % bytes over one gzip of the body, 4 → +55 %).
+ */
+export const groupSize = 64;
+/** A long build (first one at 1 000 targets) lets the event loop run about this often. */
+const yieldEveryMs = 10;
+
 const gunzipAsync = promisify(gunzip);
 
-/** One build of the body: identity and gzip bytes, each made on first use; at least one is always set. */
-export type CachedBody = {
-  identity: Buffer | Promise<Buffer> | undefined;
-  gzip: Promise<Buffer> | undefined;
-  /** The gzip bytes once done. */
-  zipped?: Buffer;
-  /** Wall time of the build plus its compression: what a rebuild costs (see rebuildSpacing). */
-  costMs: number;
-};
+/** One build: the gzip bytes, and the identity bytes once someone asked for them. */
+export type CachedBody = { readonly zipped: Buffer; identity?: Buffer | Promise<Buffer> };
 
-/** Compresses `body` once (the first gzip scrape of a build starts it). */
-export function gzipOf(body: CachedBody): Promise<Buffer> {
-  if (!body.gzip) {
-    const identity = body.identity as Buffer | Promise<Buffer>;
-    const started = performance.now();
-    body.gzip = Promise.resolve(identity).then(async (bytes) => {
-      const zipped = await gzipAsync(bytes, { level: gzipLevel });
-      body.costMs += performance.now() - started;
-      body.zipped = zipped;
-      body.identity = undefined; // re-inflated on demand: keeps one copy of a large body, not two
-      return zipped;
-    });
-  }
-  return body.gzip;
-}
-
+/** The identity bytes of exactly this build. */
 export function identityOf(body: CachedBody): Promise<Buffer> {
-  body.identity ??= (body.gzip as Promise<Buffer>).then((zipped) => gunzipAsync(zipped));
+  body.identity ??= gunzipAsync(body.zipped);
   return Promise.resolve(body.identity);
 }
 
-type Cached = { generation: number; body: CachedBody; builtAt: number };
-
 /**
- * A body that took long to build (a large fleet) is rebuilt at most once per this many build times:
- * while hundreds of polls land per second, a rebuild per scrape would take all the CPU, so rebuilds
- * stay under ~10 % of a core and the body lags the polls by well under a second. Small bodies are
- * always fresh.
+ * Identity bytes for scrapes without gzip (curl, a browser). A large body is inflated at most once
+ * a second (or per 10× its inflation time), and scrapes in between get the last inflated bytes: otherwise every
+ * poll would make a new 45 MB buffer (1 000 targets), each held until its slow send ends. Bodies
+ * under `largeBodyBytes` (about 200 targets) are always fresh.
  */
-const rebuildSpacing = 10;
-export const slowBuildMs = 2;
+export function createIdentityCache() {
+  const last = new Map<Format, { bytes: Buffer; at: number; costMs: number }>();
+  return (format: Format, body: CachedBody): Promise<Buffer> => {
+    const kept = last.get(format);
+    if (!body.identity && kept && performance.now() - kept.at < Math.max(1000, kept.costMs * 10)) {
+      return Promise.resolve(kept.bytes);
+    }
+    const started = performance.now();
+    const pending = !body.identity;
+    return identityOf(body).then((bytes) => {
+      if (!pending) return bytes;
+      if (bytes.length < largeBodyBytes) last.delete(format);
+      else last.set(format, { bytes, at: performance.now(), costMs: performance.now() - started });
+      return bytes;
+    });
+  };
+}
+export const largeBodyBytes = 8 * 1024 * 1024;
 
-export function createRenderState(series: () => Iterable<SeriesSet>) {
+type SampleSegment = {
+  readonly members: readonly TargetMetrics[];
+  readonly versions: number[];
+  segment: Segment;
+};
+
+const separatorOf = (format: Format) => (format === 'openmetrics' ? '\n' : '\n\n');
+const trailerOf = (format: Format) => (format === 'openmetrics' ? '\n# EOF\n' : '\n');
+
+export type BodyCache = ReturnType<typeof createBodyCache>;
+
+export function createBodyCache(targets: () => readonly TargetMetrics[]) {
   /** Bumped by anything that changes the body; a cached body of an older generation is stale. */
   let generation = 0;
   const tracked = new Set<string>();
   /** Rendered text of each prom-client metric per format, dropped when the metric changes. */
   const metricText: Record<Format, Map<string, string>> = { text: new Map(), openmetrics: new Map() };
   const defaultsAt: Record<Format, number> = { text: -Infinity, openmetrics: -Infinity };
-  const bodies: Partial<Record<Format, Cached>> = {};
-  const snapshot = createSnapshotRenderer(series);
+  const bodies: Partial<Record<Format, { generation: number; body: CachedBody }>> = {};
+  /** Family headers per format, each with the separator before it. */
+  const headers: Record<Format, Segment[]> = {
+    text: headerSegments('text'),
+    openmetrics: headerSegments('openmetrics'),
+  };
+  /** Sample segments per family and group of targets; the same bytes serve both formats. */
+  const samples: (SampleSegment | undefined)[][] = targetFamilies.map(() => []);
+  const tails: Partial<Record<Format, { text: string; segment: Segment }>> = {};
 
-  function changed(name: string): void {
+  const changed = (): void => {
     generation += 1;
-    metricText.text.delete(name);
-    metricText.openmetrics.delete(name);
-  }
+  };
 
   /** Process metrics change all the time: re-render them at most once per second per format. */
   function refreshDefaults(registry: Registry<RegistryContentType>, format: Format): void {
@@ -96,22 +118,50 @@ export function createRenderState(series: () => Iterable<SeriesSet>) {
     }
   }
 
-  async function metricTexts(registry: Registry<RegistryContentType>, format: Format): Promise<string[]> {
-    const texts: string[] = [];
+  function sampleSegment(f: number, g: number, members: readonly TargetMetrics[]): Segment {
+    const cached = samples[f]?.[g];
+    if (
+      cached?.members.length === members.length &&
+      members.every((m, i) => m === cached.members[i] && m.versions[f] === cached.versions[i])
+    ) {
+      return cached.segment;
+    }
+    let text = '';
+    for (const member of members) {
+      const chunk = member.text(f);
+      if (chunk) text += `\n${chunk}`;
+    }
+    const segment = compressSegment(text);
+    (samples[f] as (SampleSegment | undefined)[])[g] = {
+      members,
+      versions: members.map((m) => m.versions[f] ?? 0),
+      segment,
+    };
+    return segment;
+  }
+
+  /** Separators, the prom-client metrics (each re-rendered only after it changed) and the trailer. */
+  async function tail(registry: Registry<RegistryContentType>, format: Format): Promise<Segment> {
+    let text = '';
     for (const metric of registry.getMetricsAsArray()) {
       const name = originalName(metric);
-      let text = metricText[format].get(name);
-      if (text === undefined) {
-        text = await renderMetric(registry, metric, format);
-        metricText[format].set(name, text);
+      let rendered = metricText[format].get(name);
+      if (rendered === undefined) {
+        rendered = await renderMetric(registry, metric, format);
+        metricText[format].set(name, rendered);
       }
-      texts.push(text);
+      text += separatorOf(format) + rendered;
     }
-    return texts;
+    text += trailerOf(format);
+    const last = tails[format];
+    if (last?.text === text) return last.segment;
+    const segment = compressSegment(text);
+    tails[format] = { text, segment };
+    return segment;
   }
 
   return {
-    prerender: snapshot.prerender,
+    changed,
     /** Marks `metric` so that each mutation drops its cached text (how the cache learns of a change). */
     track<M extends object>(metric: M, name: string): M {
       tracked.add(name);
@@ -120,53 +170,55 @@ export function createRenderState(series: () => Iterable<SeriesSet>) {
         const original = methods[method];
         if (typeof original !== 'function') continue;
         methods[method] = (...args: unknown[]): unknown => {
-          changed(name);
+          generation += 1;
+          metricText.text.delete(name);
+          metricText.openmetrics.delete(name);
           return (original as (...a: unknown[]) => unknown).apply(metric, args);
         };
       }
       return metric;
     },
 
-    /** The cached body when it is still current (or a slow one within its rebuild spacing); no render. */
-    current(registry: Registry<RegistryContentType>, format: Format, fresh = false): CachedBody | undefined {
-      const last = bodies[format];
-      const cost = last?.body.costMs ?? 0;
-      if (!fresh && last && cost > slowBuildMs && performance.now() - last.builtAt < cost * rebuildSpacing) {
-        return last.body;
-      }
-      if (snapshot.refresh()) generation += 1;
+    /** The cached body when nothing changed since it was built; no render. */
+    current(registry: Registry<RegistryContentType>, format: Format): CachedBody | undefined {
       refreshDefaults(registry, format);
       const cached = bodies[format];
       return cached?.generation === generation ? cached.body : undefined;
     },
 
-    async render(
-      registry: Registry<RegistryContentType>,
-      format: Format,
-      fresh = false,
-    ): Promise<CachedBody> {
-      const hit = this.current(registry, format, fresh);
+    /** Builds the body, reusing every segment nothing changed; yields to the loop in long builds. */
+    async render(registry: Registry<RegistryContentType>, format: Format): Promise<CachedBody> {
+      const hit = this.current(registry, format);
       if (hit) return hit;
-      const started = performance.now();
       const at = generation;
-      const texts = await metricTexts(registry, format);
-      // The pieces are written straight into one buffer: no body-sized string is ever built.
-      const pieces: string[] = [];
-      const separator = format === 'openmetrics' ? '\n' : '\n\n';
-      for (const family of snapshot.families()) {
-        if (pieces.length > 0) pieces.push(separator);
-        family.forEach((part, i) => (i === 0 ? pieces.push(part) : pieces.push('\n', part)));
+      const list = targets();
+      const groups: TargetMetrics[][] = [];
+      for (let i = 0; i < list.length; i += groupSize) groups.push(list.slice(i, i + groupSize));
+      const segments: Segment[] = [];
+      let slice = performance.now();
+      for (let f = 0; f < targetFamilies.length; f++) {
+        segments.push(headers[format][f] as Segment);
+        for (const [g, members] of groups.entries()) {
+          segments.push(sampleSegment(f, g, members));
+          if (performance.now() - slice > yieldEveryMs) {
+            await yieldToLoop();
+            slice = performance.now();
+          }
+        }
+        (samples[f] as unknown[]).length = groups.length;
       }
-      for (const text of texts) pieces.push(pieces.length > 0 ? separator : '', text);
-      pieces.push(format === 'openmetrics' ? '\n# EOF\n' : '\n');
-      // Kept as bytes: every scrape writes the same buffer, with no per-request encoding or copy.
-      const body: CachedBody = { identity: concatUtf8(pieces), gzip: undefined, costMs: 0 };
-      const builtAt = performance.now();
-      body.costMs = builtAt - started;
-      bodies[format] = { generation: at, body, builtAt };
+      segments.push(await tail(registry, format));
+      const body: CachedBody = { zipped: gzipSegments(segments) };
+      bodies[format] = { generation: at, body };
       return body;
     },
   };
+}
+
+function headerSegments(format: Format): Segment[] {
+  return targetFamilies.map((key, f) =>
+    compressSegment((f > 0 ? separatorOf(format) : '') + familyHeader(catalogue[key], format)),
+  );
 }
 
 /** A counter's name as registered; prom-client strips `_total` in place for OpenMetrics. */
@@ -195,5 +247,3 @@ async function renderMetric(
   registry.setContentType(om ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
   return registry.getSingleMetricAsString(name); // registered under its original name
 }
-
-/** Snapshot families as text: one chunk per target and family, rendered once per SeriesSet. */

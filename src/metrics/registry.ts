@@ -1,36 +1,25 @@
 /**
- * Registers the catalogue and renders the exposition, cheaply enough to serve a large fleet.
+ * Registers the catalogue and serves the exposition, cheaply enough for a large fleet.
  *
- * Snapshot gauges are not prom-client gauges: a per-scrape reset() and set() of every label set
- * cost far more than the scrape itself. Each target's series are rendered to text once (a poll
- * replaces the target's SeriesSet object, so object identity tells what changed) and concatenated
- * per family at render time; a label set that vanished upstream vanishes with its SeriesSet.
- * Counters and histograms stay prom-client metrics, each re-rendered only after it changed.
- * The whole body is cached per content type until a poll, a cumulative metric or the process
- * metrics (re-read at most once per second) change it. It is gzipped once per build (Prometheus
- * always asks for gzip; a 1 000-target body shrinks ~35×), and the identity bytes are then dropped
- * and re-inflated only if an identity scrape asks for them: at scale the body is the largest buffer.
+ * Per-target series (the snapshot gauges of each poll, and the per-target counters and histograms)
+ * are kept by TargetMetrics, one per target, and rendered per target and family; the body cache
+ * compresses them in segments and reuses every segment nothing changed. Exporter-level metrics
+ * (build info, auth failures, reloads) and the process metrics stay prom-client metrics, each
+ * re-rendered only after it changed (process metrics at most once per second).
  */
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  collectDefaultMetrics,
-  type RegistryContentType,
-} from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
 import { authFailureReasons, catalogue, type MetricSpec } from './catalogue.js';
-import type { SeriesSet } from './sample.js';
 import {
+  createBodyCache,
+  createIdentityCache,
   formatOf,
-  gzipOf,
   identityOf,
-  slowBuildMs,
-  createRenderState,
+  type BodyCache,
   type CachedBody,
   type Encoding,
   type Format,
 } from './body-cache.js';
+import { TargetMetrics } from './target-metrics.js';
 
 export type { Encoding } from './body-cache.js';
 
@@ -46,27 +35,21 @@ export type BuildInfo = { version: string; revision: string; nodejsVersion: stri
 export type ExporterMetrics = ReturnType<typeof createExporterMetrics>;
 
 /**
- * A prom-client Registry whose `metrics()` and `exposition()` serve the cached body. Renders are
+ * A prom-client Registry whose `metrics()` and `exposition()` serve the cached body. Builds are
  * serialised: prom-client reads the content type from the registry while formatting.
  */
 export class ExpositionRegistry extends Registry<RegistryContentType> {
-  readonly #render: (format: Format, fresh?: boolean) => Promise<CachedBody>;
-  readonly #current: (format: Format) => CachedBody | undefined;
+  readonly #cache: BodyCache;
+  readonly #identity = createIdentityCache();
   #queue: Promise<unknown> = Promise.resolve();
-  /** Renders queued or running. */
+  /** Builds queued or running. */
   #busy = 0;
-  /** A queued build not started yet: scrapes arriving meanwhile share it (50 scrapers, one refresh). */
+  /** A queued build not started yet: scrapes arriving meanwhile share it (50 scrapers, one build). */
   readonly #waiting = new Map<Format, Promise<CachedBody>>();
-  /** The last body whose gzip is done, per format. */
-  readonly #zipped: Partial<Record<Format, CachedBody>> = {};
 
-  constructor(
-    render: (registry: ExpositionRegistry, format: Format, fresh?: boolean) => Promise<CachedBody>,
-    current: (registry: ExpositionRegistry, format: Format) => CachedBody | undefined,
-  ) {
+  constructor(cache: BodyCache) {
     super();
-    this.#render = (format, fresh) => render(this, format, fresh);
-    this.#current = (format) => current(this, format);
+    this.#cache = cache;
   }
 
   /**
@@ -75,20 +58,18 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
    * (perf: deferring a response by even one microtask costs ~25 % of req/s on small bodies).
    */
   cached(contentType: RegistryContentType, encoding: Encoding): Buffer | undefined {
-    if (this.#busy > 0) return undefined; // a render is queued: keep the order of scrapes
-    const body = this.#current(formatOf(contentType));
+    if (this.#busy > 0) return undefined; // a build is queued: keep the order of scrapes
+    const body = this.#cache.current(this, formatOf(contentType));
     if (!body) return undefined;
     if (encoding === 'gzip') return body.zipped;
     return Buffer.isBuffer(body.identity) ? body.identity : undefined;
   }
 
-  /** The body for `contentType`, from the cache when nothing changed since the last render. */
-  exposition(contentType: RegistryContentType, encoding: Encoding = 'identity'): Promise<Buffer> {
+  /** The body for `contentType`, from the cache when nothing changed since the last build. */
+  async exposition(contentType: RegistryContentType, encoding: Encoding = 'identity'): Promise<Buffer> {
     const format = formatOf(contentType);
-    // Only the build is serialised; compression runs on libuv's pool, outside the queue.
-    return this.#build(format).then((body) =>
-      encoding === 'gzip' ? this.#gzipped(format, body) : identityOf(body),
-    );
+    const body = await this.#build(format);
+    return encoding === 'gzip' ? body.zipped : this.#identity(format, body);
   }
 
   #build(format: Format): Promise<CachedBody> {
@@ -96,7 +77,7 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
     if (waiting) return waiting;
     const run = this.#queue.then(() => {
       this.#waiting.delete(format);
-      return this.#render(format);
+      return this.#cache.render(this, format);
     });
     this.#waiting.set(format, run);
     this.#busy += 1;
@@ -104,49 +85,22 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
     return run;
   }
 
-  /**
-   * The gzip bytes of `body`. While a large body (slow to compress) is being compressed, scrapes
-   * get the previous build's bytes instead of all waiting: the body then lags the polls by one
-   * compression (~0.1 s at 1 000 targets). Small bodies are always fresh.
-   */
-  #gzipped(format: Format, body: CachedBody): Promise<Buffer> {
-    if (body.zipped) return Promise.resolve(body.zipped);
-    const zipping = gzipOf(body).then((zipped) => {
-      this.#zipped[format] = body;
-      return zipped;
-    });
-    const previous = this.#zipped[format];
-    if (previous?.zipped && previous.costMs > slowBuildMs) {
-      zipping.catch(() => undefined); // nobody awaits it now: never an unhandled rejection
-      return Promise.resolve(previous.zipped);
-    }
-    return zipping;
-  }
-
-  /**
-   * prom-client's API: always the current state, never a body held back by the rebuild spacing
-   * (scrapes go through cached()/exposition(); this is for callers that need exact values now).
-   */
+  /** prom-client's API: the current exposition as text, in the registry's content type. */
   override async metrics(): Promise<string> {
-    const format = formatOf(this.contentType);
-    const run = this.#queue.then(() => this.#render(format, true));
-    this.#queue = run.catch(() => undefined);
-    return (await identityOf(await run)).toString('utf8');
+    return (await identityOf(await this.#build(formatOf(this.contentType)))).toString('utf8');
   }
 }
 
 export function createExporterMetrics(options: {
-  /** Every target's current series, read at scrape time. */
-  readonly series: () => Iterable<SeriesSet>;
   readonly buildInfo: BuildInfo;
   readonly defaultMetrics?: boolean;
 }) {
-  const state = createRenderState(options.series);
-  const registry = new ExpositionRegistry(
-    (reg, format, fresh) => state.render(reg, format, fresh),
-    (reg, format) => state.current(reg, format),
-  );
-  const tracked = <M extends object>(metric: M, spec: MetricSpec): M => state.track(metric, spec.name);
+  /** Per-target series in exposition order: configuration order, then first use. */
+  const targets = new Map<string, TargetMetrics>();
+  let list: TargetMetrics[] = [];
+  const cache = createBodyCache(() => list);
+  const registry = new ExpositionRegistry(cache);
+  const tracked = <M extends object>(metric: M, spec: MetricSpec): M => cache.track(metric, spec.name);
   const buildInfo = tracked(
     new Gauge({ ...common(catalogue.buildInfo), registers: [registry] }),
     catalogue.buildInfo,
@@ -161,20 +115,28 @@ export function createExporterMetrics(options: {
   );
   const metrics = {
     registry,
-    /**
-     * Renders a target's new series to text right after its poll, so that cost is spread over the
-     * poll schedule instead of landing on the next scrape as one long block of the event loop.
-     */
-    prerender: (set: SeriesSet): void => {
-      state.prerender(set);
+    /** The series of target `name`, created empty on first use. */
+    target(name: string): TargetMetrics {
+      let target = targets.get(name);
+      if (!target) {
+        target = new TargetMetrics(name, cache.changed);
+        targets.set(name, target);
+        list = [...targets.values()];
+        cache.changed();
+      }
+      return target;
     },
-    pollErrors: tracked(counter(registry, catalogue.pollErrors), catalogue.pollErrors),
-    pollsSkipped: tracked(counter(registry, catalogue.pollsSkipped), catalogue.pollsSkipped),
-    labelOverflows: tracked(counter(registry, catalogue.labelOverflows), catalogue.labelOverflows),
-    taskDuration: tracked(histogram(registry, catalogue.taskDuration), catalogue.taskDuration),
-    nodeDuration: tracked(histogram(registry, catalogue.nodeDuration), catalogue.nodeDuration),
-    taskFailures: tracked(counter(registry, catalogue.taskFailures), catalogue.taskFailures),
-    subtaskRetries: tracked(counter(registry, catalogue.subtaskRetries), catalogue.subtaskRetries),
+    /**
+     * Keeps exactly these targets, in this order (a reload): the series of a removed target go
+     * with it, as a removed scrape target's do in Prometheus; a target that stays keeps its own.
+     */
+    retainTargets(names: readonly string[]): void {
+      const kept = names.map((name) => metrics.target(name));
+      targets.clear();
+      for (const target of kept) targets.set(target.name, target);
+      list = kept;
+      cache.changed();
+    },
     httpAuthFailures: tracked(counter(registry, catalogue.httpAuthFailures), catalogue.httpAuthFailures),
     configReloadSuccessful: tracked(
       gauge(registry, catalogue.configReloadSuccessful),
@@ -203,8 +165,4 @@ function gauge(registry: Registry<RegistryContentType>, spec: MetricSpec): Gauge
 
 function counter(registry: Registry<RegistryContentType>, spec: MetricSpec): Counter {
   return new Counter({ ...common(spec), registers: [registry] });
-}
-
-function histogram(registry: Registry<RegistryContentType>, spec: MetricSpec): Histogram {
-  return new Histogram({ ...common(spec), buckets: [...(spec.buckets ?? [])], registers: [registry] });
 }

@@ -28,10 +28,8 @@ const targets = Array.from({ length: targetCount }, (_, i) => ({
     limits,
   }),
   client: createObshellClient({ urls: [url], password: () => 'secret' }),
-  series: {},
 }));
 const metrics = createExporterMetrics({
-  series: () => targets.map((t) => t.series),
   buildInfo: { version: 'bench', revision: 'bench', nodejsVersion: process.version },
 });
 const limit = createLimiter(64);
@@ -44,7 +42,7 @@ async function cycle() {
         const outcome = await t.client.fetchLastMaintenanceTask();
         if (outcome.kind !== 'ok') throw new Error(`poll failed: ${JSON.stringify(outcome)}`);
         const timing = { startedAt: started / 1000, durationSeconds: (Date.now() - started) / 1000 };
-        t.series = recordPoll(t.tracker, outcome, timing, { metrics, logger });
+        recordPoll(t.tracker, outcome, timing, { metrics, logger });
       }),
     ),
   );

@@ -206,15 +206,29 @@ export async function startFakeAgent(options: FakeAgentOptions = {}): Promise<Fa
   return agent;
 }
 
-/** A port on 127.0.0.1 that refuses connections (bound, then closed). */
+/**
+ * A port on 127.0.0.1 that refuses connections (bound, then closed), below the ephemeral range
+ * (32768–60999): an ephemeral port could be taken meanwhile as the local port of an outgoing
+ * connection, or even connect to itself (TCP simultaneous open), and then not refuse at all.
+ */
 export async function refusedPort(): Promise<number> {
-  const server = createHttpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) =>
-    server.close(() => {
-      resolve();
-    }),
-  );
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createHttpServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => {
+        resolve(false);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        resolve(true);
+      });
+    });
+    if (!bound) continue;
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
+    return port;
+  }
 }

@@ -1,7 +1,6 @@
 /** Renders what the exporter would expose after a sequence of poll outcomes, through a private registry. */
 import pino from 'pino';
 import { createExporterMetrics } from '../../src/metrics/registry.js';
-import type { SeriesSet } from '../../src/metrics/sample.js';
 import type { AgentIdentity, TaskOutcome } from '../../src/obshell/outcome.js';
 import { dagSchema } from '../../src/obshell/schema.js';
 import { recordPoll } from '../../src/record-poll.js';
@@ -26,9 +25,7 @@ export type Step = { outcome: TaskOutcome; at?: number };
 
 /** A registry with one tracker per target; `poll` applies outcomes at base + `at` seconds. */
 export function createHarness(options: { limits?: Limits; startedAt?: number } = {}) {
-  const series = new Map<string, SeriesSet>();
   const metrics = createExporterMetrics({
-    series: () => series.values(),
     buildInfo: { version: '0.0.0-test', revision: 'test', nodejsVersion: 'v0' },
     defaultMetrics: false,
   });
@@ -49,7 +46,7 @@ export function createHarness(options: { limits?: Limits; startedAt?: number } =
       trackers.set(target, tracker);
     }
     const timing = { startedAt: base + (step.at ?? 60), durationSeconds: 0.25 };
-    series.set(target, recordPoll(tracker, step.outcome, timing, { metrics, logger }));
+    recordPoll(tracker, step.outcome, timing, { metrics, logger });
   };
   return { metrics, poll, logLines, render: () => metrics.registry.metrics(), trackers };
 }

@@ -1,0 +1,102 @@
+/**
+ * A gzip body stitched from independently compressed segments, so a change recompresses only the
+ * segments it touched. Each segment is raw deflate ended by a sync flush (byte-aligned, never the
+ * final block) and holds no back-reference before its own start, so segments concatenate into one
+ * valid deflate stream (RFC 1951); the gzip trailer's CRC-32 is combined from the segments' CRCs
+ * (zlib's crc32_combine), so the uncompressed body is never materialised.
+ */
+import { Buffer } from 'node:buffer';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
+
+export type Segment = {
+  /** Raw deflate data ending with a sync flush. */
+  readonly deflated: Buffer;
+  /** CRC-32 of the uncompressed bytes. */
+  readonly crc: number;
+  /** Uncompressed length in bytes. */
+  readonly length: number;
+  /** crc32_combine's operator for this length: x^(8·length) mod the CRC polynomial. */
+  readonly shift: number;
+};
+
+/**
+ * zlib level 6 (its default): a segment is compressed once per change, and on this repetitive text
+ * level 6 costs ~4 ms per MB against ~1 ms for level 1, for 10–15 % fewer bytes on every scrape.
+ */
+const level = 6;
+
+export function compressSegment(text: string): Segment {
+  const bytes = Buffer.from(text, 'utf8');
+  return {
+    deflated: deflateRawSync(bytes, { level, finishFlush: constants.Z_SYNC_FLUSH }),
+    crc: crc32(bytes),
+    length: bytes.length,
+    shift: x2nmodp(bytes.length, 3),
+  };
+}
+
+/** gzip header: deflate, no flags, no mtime, OS unknown (RFC 1952). */
+const header = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+/** An empty final fixed-Huffman block: ends the deflate stream. */
+const finalBlock = Buffer.from([0x03, 0x00]);
+
+/** One gzip member made of the segments in order. */
+export function gzipSegments(segments: readonly Segment[]): Buffer {
+  let crc = 0;
+  let length = 0;
+  const parts: Buffer[] = [header];
+  for (const segment of segments) {
+    if (segment.length === 0) continue;
+    crc = (multmodp(segment.shift, crc) ^ segment.crc) >>> 0;
+    length += segment.length;
+    parts.push(segment.deflated);
+  }
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc, 0);
+  trailer.writeUInt32LE(length % 2 ** 32, 4);
+  parts.push(finalBlock, trailer);
+  return Buffer.concat(parts);
+}
+
+/** CRC-32 of `a` then `b` from their CRCs: zlib's crc32_combine (GF(2) polynomial arithmetic). */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  return (multmodp(x2nmodp(lengthB, 3), crcA) ^ crcB) >>> 0;
+}
+
+/** The reflected CRC-32 polynomial. */
+const polynomial = 0xedb88320;
+
+/** a(x)·b(x) modulo the CRC polynomial, both reflected 32-bit polynomials. */
+function multmodp(a: number, b: number): number {
+  let m = 0x80000000;
+  let product = 0;
+  for (;;) {
+    if ((a & m) !== 0) {
+      product ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = b & 1 ? (b >>> 1) ^ polynomial : b >>> 1;
+  }
+  return product >>> 0;
+}
+
+/** x^(2^k) modulo the polynomial, for k = 0…31. */
+const x2nTable = (() => {
+  const table = new Array<number>(32);
+  let p = 0x40000000; // x^1
+  table[0] = p;
+  for (let k = 1; k < 32; k++) table[k] = p = multmodp(p, p);
+  return table;
+})();
+
+/** x^(n·2^k) modulo the polynomial. */
+function x2nmodp(n: number, k: number): number {
+  let p = 0x80000000; // x^0 == 1
+  while (n > 0) {
+    if (n % 2 === 1) p = multmodp(x2nTable[k & 31] as number, p);
+    n = Math.floor(n / 2);
+    k += 1;
+  }
+  return p;
+}

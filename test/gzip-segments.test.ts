@@ -1,0 +1,48 @@
+/**
+ * The stitched gzip body: independently compressed segments must decompress, with any standard
+ * gzip reader, to exactly their concatenation, with a correct CRC-32 and length in the trailer.
+ */
+import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import { crc32, gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { compressSegment, crc32Combine, gzipSegments } from '../src/metrics/gzip-segments.js';
+
+describe('gzipSegments', () => {
+  it('decompresses to the concatenation of any segments, in order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 2000 }), { maxLength: 12 }), (texts) => {
+        const body = gzipSegments(texts.map(compressSegment));
+        expect(gunzipSync(body).toString('utf8')).toBe(texts.join(''));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps the trailer right for large, repetitive segments and empty ones', () => {
+    const line = (i: number) => `obshell_up{target="bench-${i}"} 1\n`;
+    const big = Array.from({ length: 20_000 }, (_, i) => line(i)).join('');
+    const texts = [big, '', '# EOF\n', big.slice(0, 70_001), ''];
+    const body = gzipSegments(texts.map(compressSegment));
+    expect(gunzipSync(body).toString('utf8')).toBe(texts.join(''));
+    expect(body.readUInt32LE(body.length - 8)).toBe(crc32(texts.join('')));
+    expect(body.length).toBeLessThan(Buffer.byteLength(texts.join('')) / 10);
+  });
+
+  it('is read by the gzip tool too (another implementation than Node’s zlib)', () => {
+    const texts = ['# HELP a b\n# TYPE a gauge\n', 'a{x="1"} 1\n', 'a{x="2"} 2\n'.repeat(500)];
+    const out = spawnSync('gzip', ['-dc'], { input: gzipSegments(texts.map(compressSegment)) });
+    expect(out.status).toBe(0);
+    expect(out.stdout.toString('utf8')).toBe(texts.join(''));
+  });
+
+  it('combines CRCs as zlib does', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 3000 }), (a, b) => {
+        const whole = crc32(Buffer.concat([a, b]));
+        expect(crc32Combine(crc32(a), crc32(b), b.length)).toBe(whole);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
