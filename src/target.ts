@@ -6,7 +6,7 @@ import type { AgentIdentity, PollFailure, TaskOutcome } from './obshell/outcome.
 import type { Dag, TaskOperator, TaskState } from './obshell/schema.js';
 import { TaskHistory, type Observations } from './metrics/history.js';
 import { LabelLimiter, truncateLabelValue } from './metrics/label-limiter.js';
-import { mapTask } from './metrics/map-task.js';
+import { isFinished, mapTask } from './metrics/map-task.js';
 import type { SeriesSet } from './metrics/sample.js';
 import { builtInTaskTypeRules, normaliseTaskType, type TaskTypeRule } from './metrics/task-type.js';
 
@@ -60,6 +60,8 @@ export class TargetTracker {
   #nodes!: LabelLimiter;
   #status: TargetStatus = { up: undefined };
   readonly #seenSeries = new Set<string>();
+  /** The last DAG's mapping, reused while obshell answers the very same DAG object (see reusable). */
+  #last: { dag: Dag; taskType: string; mapped: SeriesSet } | undefined;
 
   constructor(
     name: string,
@@ -76,6 +78,7 @@ export class TargetTracker {
     this.#maxLabelLength = limits.maxLabelLength;
     this.#taskTypes = new LabelLimiter(limits.maxTaskTypes, limits.maxLabelLength);
     this.#nodes = new LabelLimiter(limits.maxNodes, limits.maxLabelLength);
+    this.#last = undefined;
   }
 
   get status(): TargetStatus {
@@ -106,29 +109,42 @@ export class TargetTracker {
     let observations: PollReport['observations'];
     let task: TaskSummary | undefined;
     if (outcome.kind === 'ok') {
-      const taskType = this.#limit(
-        this.#taskTypes,
-        'task_type',
-        normaliseTaskType(outcome.dag.name, this.#rules),
-        overflows,
-      );
-      const nodeLabel = (name: string) => this.#limit(this.#nodes, 'node', name, overflows);
-      Object.assign(
-        series,
-        mapTask(outcome.dag, {
+      const { dag } = outcome;
+      const last = this.#last;
+      if (last?.dag === dag && isTimeless(dag)) {
+        // The same answer as last poll: nothing to map, observe or sight again.
+        Object.assign(series, last.mapped);
+        observations = {
+          ...noObservations(),
+          taskType: last.taskType,
+          firstSeen: { taskType: false, nodes: [] },
+        };
+        task = summarise(dag, last.taskType);
+      } else {
+        const taskType = this.#limit(
+          this.#taskTypes,
+          'task_type',
+          normaliseTaskType(dag.name, this.#rules),
+          overflows,
+        );
+        const nodeLabel = (name: string) => this.#limit(this.#nodes, 'node', name, overflows);
+        const mapped = mapTask(dag, {
           ...target,
           taskType,
           nodeLabel,
           truncate: (v) => this.#truncate(v),
           now: timing.startedAt,
-        }),
-      );
-      const nodes = outcome.dag.nodes.map((n) => nodeLabel(n.name));
-      const firstSeen = this.#firstSightings(taskType, nodes);
-      observations = { ...this.#history.record(outcome.dag, nodeLabel), taskType, firstSeen };
-      task = summarise(outcome.dag, taskType);
+        });
+        Object.assign(series, mapped);
+        const nodes = dag.nodes.map((n) => nodeLabel(n.name));
+        const firstSeen = this.#firstSightings(taskType, nodes);
+        observations = { ...this.#history.record(dag, nodeLabel), taskType, firstSeen };
+        task = summarise(dag, taskType);
+        this.#last = { dag, taskType, mapped };
+      }
     } else {
       this.#history.recordNoTask();
+      this.#last = undefined;
     }
     const previous = this.#status.task;
     this.#status = {
@@ -180,6 +196,18 @@ export class TargetTracker {
     return value;
   }
 }
+
+/** A finished task with no running node maps the same at any poll time. */
+function isTimeless(dag: Dag): boolean {
+  return isFinished(dag.state) && dag.nodes.every((node) => node.state !== 'RUNNING');
+}
+
+const noObservations = (): Observations => ({
+  taskDurations: [],
+  failures: 0,
+  nodeDurations: [],
+  retries: [],
+});
 
 function summarise(dag: Dag, taskType: string): TaskSummary {
   const { id, name, state, operator, stage } = dag;

@@ -122,11 +122,10 @@ describe('load: 200 scrapers while 500 targets are polled every 5 s', () => {
     expect(up.filter((s) => s.value === 1).length).toBeGreaterThanOrEqual(490);
   });
 
-  // The goal is p99 < 100 ms. On this 2-core machine, shared with the simulators and the scrapers,
-  // it measures 50–140 ms: a rebuild of the body after histograms changed still blocks for up to
-  // ~200 ms. Asserted here is the bound that holds; the figure is printed above for the record.
-  it('keeps the event-loop delay p99 bounded under load (goal 100 ms, printed)', () => {
-    expect((run.result as Run).p99Ms).toBeLessThan(500);
+  // Measured 55–70 ms on this 2-core machine, shared with the simulators and the scrapers: a poll
+  // recompresses only the segments it changed, so no build blocks the loop for long.
+  it('keeps the event-loop delay p99 under 100 ms under load', () => {
+    expect((run.result as Run).p99Ms).toBeLessThan(100);
   });
 });
 

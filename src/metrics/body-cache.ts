@@ -50,29 +50,40 @@ export function identityOf(body: CachedBody): Promise<Buffer> {
 }
 
 /**
- * Identity bytes for scrapes without gzip (curl, a browser). A large body is inflated at most once
- * a second (or per 10× its inflation time), and scrapes in between get the last inflated bytes: otherwise every
- * poll would make a new 45 MB buffer (1 000 targets), each held until its slow send ends. Bodies
- * under `largeBodyBytes` (about 200 targets) are always fresh.
+ * Identity bytes for scrapes without gzip (curl, a browser). A large body is inflated once at a
+ * time and at most once a second (or per 10× its inflation time); scrapes meanwhile get the last
+ * inflated bytes. Otherwise every poll would start a new 45 MB inflation (1 000 targets), each
+ * buffer held until its slow send ends: gigabytes under a load of identity scrapes. Bodies under
+ * `largeBodyBytes` (about 200 targets) are always exactly current.
  */
 export function createIdentityCache() {
-  const last = new Map<Format, { bytes: Buffer; at: number; costMs: number }>();
+  const large = new Map<
+    Format,
+    { bytes?: Buffer; inflating?: Promise<Buffer>; at: number; costMs: number }
+  >();
   return (format: Format, body: CachedBody): Promise<Buffer> => {
-    const kept = last.get(format);
-    if (!body.identity && kept && performance.now() - kept.at < Math.max(1000, kept.costMs * 10)) {
-      return Promise.resolve(kept.bytes);
+    if (body.identity || identityLength(body) < largeBodyBytes) return identityOf(body);
+    const last = large.get(format);
+    if (last?.inflating) return last.inflating;
+    if (last?.bytes && performance.now() - last.at < Math.max(1000, last.costMs * 10)) {
+      return Promise.resolve(last.bytes);
     }
     const started = performance.now();
-    const pending = !body.identity;
-    return identityOf(body).then((bytes) => {
-      if (!pending) return bytes;
-      if (bytes.length < largeBodyBytes) last.delete(format);
-      else last.set(format, { bytes, at: performance.now(), costMs: performance.now() - started });
+    const inflating = identityOf(body).finally(() => {
+      large.delete(format);
+    });
+    large.set(format, { ...last, inflating, at: started, costMs: 0 });
+    return inflating.then((bytes) => {
+      const at = performance.now();
+      large.set(format, { bytes, at, costMs: at - started });
       return bytes;
     });
   };
 }
 export const largeBodyBytes = 8 * 1024 * 1024;
+
+/** The uncompressed length from the gzip trailer (ISIZE; bodies stay far below 4 GiB). */
+const identityLength = (body: CachedBody): number => body.zipped.readUInt32LE(body.zipped.length - 4);
 
 type SampleSegment = {
   readonly members: readonly TargetMetrics[];

@@ -6,7 +6,7 @@
  */
 import { catalogue, snapshotGauges, type MetricKey } from './catalogue.js';
 import { escapeLabelValue, formatValue, renderSamples } from './exposition-text.js';
-import type { SeriesSet } from './sample.js';
+import type { Sample, SeriesSet } from './sample.js';
 
 export type CounterKey = 'pollErrors' | 'pollsSkipped' | 'labelOverflows' | 'taskFailures' | 'subtaskRetries';
 export type HistogramKey = 'taskDuration' | 'nodeDuration';
@@ -43,6 +43,8 @@ export class TargetMetrics {
   readonly versions = new Uint32Array(targetFamilies.length);
   readonly #changed: () => void;
   readonly #snapshot: string[] = snapshotGauges.map(() => '');
+  /** The samples each snapshot family was last rendered from: the same array is not rendered again. */
+  readonly #rendered: (readonly Sample[] | undefined)[] = snapshotGauges.map(() => undefined);
   readonly #counters = new Map<CounterKey, Map<string, CounterSeries>>();
   readonly #histograms = new Map<HistogramKey, Map<string, HistogramSeries>>();
 
@@ -55,7 +57,10 @@ export class TargetMetrics {
   /** Replaces the gauges with a poll's; only families whose text differs count as changed. */
   setSnapshot(series: SeriesSet): void {
     snapshotGauges.forEach((key, f) => {
-      const text = renderSamples(catalogue[key].name, series[key] ?? []);
+      const samples = series[key];
+      if (samples !== undefined && samples === this.#rendered[f]) return;
+      this.#rendered[f] = samples;
+      const text = renderSamples(catalogue[key].name, samples ?? []);
       if (text === this.#snapshot[f]) return;
       this.#snapshot[f] = text;
       this.#bump(f);
