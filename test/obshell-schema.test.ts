@@ -57,7 +57,6 @@ describe('seed response', () => {
     expect(last).toMatchObject({
       execute_times: 1,
       execute_agent: { ip: '11.158.31.107', port: 8088 },
-      task_logs: ['FinishTask execute'],
     });
   });
 });
@@ -76,6 +75,33 @@ describe('tolerance', () => {
   it('accepts null nodes, extra fields and a missing maintenance type', () => {
     const dag = dagSchema.parse({ ...minimal, nodes: null, additional_data: null, brand_new: { x: 1 } });
     expect(dag.nodes).toEqual([]);
+    // Only what the exporter reads is kept: the last DAG of every target stays in memory.
+    expect(dag).not.toHaveProperty('brand_new');
+    expect(dag).not.toHaveProperty('additional_data');
+  });
+  it('ignores sub-task logs, whatever their shape', () => {
+    const sub = {
+      id: '1',
+      name: 's',
+      state: 'SUCCEED',
+      operator: 'RUN',
+      start_time: minimal.start_time,
+      end_time: minimal.end_time,
+      execute_times: 1,
+      execute_agent: { ip: '10.0.0.1', port: 2886 },
+    };
+    for (const task_logs of [null, ['x'.repeat(10_000)], 42] as never[]) {
+      const node = {
+        id: '1',
+        name: 'n',
+        state: 'SUCCEED',
+        operator: 'RUN',
+        start_time: sub.start_time,
+        end_time: sub.end_time,
+      };
+      const dag = dagSchema.parse({ ...minimal, nodes: [{ ...node, sub_tasks: [{ ...sub, task_logs }] }] });
+      expect(dag.nodes[0]?.sub_tasks[0]?.task_logs).toBeUndefined();
+    }
   });
   it('maps unknown states and operators to UNKNOWN', () => {
     const dag = dagSchema.parse({ ...minimal, state: 'PAUSED', operator: 'SKIP' });

@@ -1,7 +1,8 @@
 /**
  * Schemas for obshell's answers (contract §3, §4). Strict on the fields the exporter uses,
- * tolerant of everything else: extra fields pass through unchecked, `null` nodes, sub-tasks,
- * task_logs and additional_data become empty, and older obshell versions without
+ * tolerant of everything else: in the DAG, fields it does not read (task_logs, additional_data,
+ * anything new) are dropped unchecked, since every target's last DAG stays in memory; `null`
+ * nodes and sub-tasks become empty, and older obshell versions without
  * maintenance_type/maintenance_key or with `{code,message}` errors still parse.
  */
 import { z } from 'zod';
@@ -44,9 +45,9 @@ const nullableList = <T extends z.ZodType>(item: T) =>
 
 const count = z.number().int().nonnegative();
 
-export const executeAgentSchema = z.looseObject({ ip: z.string(), port: z.number().int() });
+export const executeAgentSchema = z.object({ ip: z.string(), port: z.number().int() });
 
-export const subTaskSchema = z.looseObject({
+export const subTaskSchema = z.object({
   id: z.string(),
   name: z.string(),
   state: stateSchema,
@@ -55,10 +56,14 @@ export const subTaskSchema = z.looseObject({
   end_time: timeSchema,
   execute_times: count,
   execute_agent: executeAgentSchema,
-  task_logs: nullableList(z.string()),
+  /** Typed for the wire (simulator, fixtures), never checked nor kept: long, and nothing reads them. */
+  task_logs: z
+    .custom<string[] | null>()
+    .optional()
+    .transform(() => undefined),
 });
 
-export const nodeSchema = z.looseObject({
+export const nodeSchema = z.object({
   id: z.string(),
   name: z.string(),
   state: stateSchema,
@@ -68,7 +73,7 @@ export const nodeSchema = z.looseObject({
   sub_tasks: nullableList(subTaskSchema),
 });
 
-export const dagSchema = z.looseObject({
+export const dagSchema = z.object({
   id: z.string(),
   name: z.string(),
   stage: count,
@@ -113,10 +118,17 @@ export type Envelope = z.output<typeof envelopeSchema>;
 export type ApiError = z.output<typeof apiErrorSchema>;
 export type AgentInfo = z.output<typeof agentInfoSchema>;
 
-/** The DAG as obshell sends it (input side), for the simulator and fixtures. */
-export type DagJson = z.input<typeof dagSchema>;
-export type DagNodeJson = z.input<typeof nodeSchema>;
-export type SubTaskJson = z.input<typeof subTaskSchema>;
+/** A wire object: the fields the exporter reads, plus whatever else obshell sends. */
+type Wire<T> = T extends readonly (infer U)[]
+  ? Wire<U>[]
+  : T extends object
+    ? { [K in keyof T]: Wire<T[K]> } & Record<string, unknown>
+    : T;
+
+/** The DAG as obshell sends it (input side, extra fields included), for the simulator and fixtures. */
+export type DagJson = Wire<z.input<typeof dagSchema>>;
+export type DagNodeJson = Wire<z.input<typeof nodeSchema>>;
+export type SubTaskJson = Wire<z.input<typeof subTaskSchema>>;
 
 /** Human-readable summary of schema issues: "nodes.3.state: expected string, received number". */
 export function describeIssues(error: z.ZodError, limit = 5): string {

@@ -10,7 +10,7 @@
  * --config.file=<N targets>`, in its own process, on its default 15 s schedule.
  *
  * Every server is loaded twice: with `Accept-Encoding: gzip`, as Prometheus always scrapes (the
- * baseline then serves the same body gzipped once, the Pushgateway compresses per scrape as its Go
+ * baseline then serves the exporter's very gzip bytes, the Pushgateway compresses per scrape as its Go
  * library does), and without it (identity). The goals are stated on the gzip (Prometheus-like) runs.
  *
  * Options: --quick (1 run, 1 s each), --runs=N, --duration=S, --targets=1,100,1000
@@ -20,6 +20,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { URL, fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import {
   freePort,
@@ -149,8 +150,15 @@ async function scrapeBench(count, ctx) {
 
   const bodyFile = join(dir, `body-${count}.prom`);
   writeFileSync(bodyFile, body);
+  const gzipFile = join(dir, `body-${count}.prom.gz`);
+  writeFileSync(gzipFile, first.body);
   const basePort = await freePort();
-  const baseline = start(process.execPath, [join(here, 'baseline-server.mjs'), bodyFile, String(basePort)]);
+  const baseline = start(process.execPath, [
+    join(here, 'baseline-server.mjs'),
+    bodyFile,
+    gzipFile,
+    String(basePort),
+  ]);
   const baselineUrl = `http://127.0.0.1:${basePort}/metrics`;
   await waitFor('baseline', async () => (await httpRequest(baselineUrl)).status === 200);
 
@@ -170,10 +178,14 @@ async function scrapeBench(count, ctx) {
   );
   // MB-sized bodies take seconds each on the slow servers: give them time to complete some.
   const seconds = count >= 1000 ? Math.max(duration, 10) : duration;
+  const order = Object.entries(servers);
   for (let r = 0; r < runs; r++) {
-    // Interleaved, so drift of the machine hits every server alike.
+    // Interleaved, so drift of the machine hits every server alike, in an order rotated each run
+    // (no server always follows the CPU-heavy Pushgateway), with a pause for the machine to settle.
+    const rotated = [...order.slice(r % order.length), ...order.slice(0, r % order.length)];
     for (const encoding of encodings) {
-      for (const [name, url] of Object.entries(servers)) {
+      for (const [name, url] of rotated) {
+        await sleep(1000);
         const res = await wrk(url, seconds, encoding);
         results[encoding][name].push(res);
         log(
@@ -232,6 +244,10 @@ async function pollBench(ctx) {
     log(`poll CPU, ${count} targets, 9 nodes: ${res.cpuMsPerPoll.toFixed(3)} ms/poll`);
     byTargets.push({ nodes: 9, ...res });
   }
+  // A running task is mapped and rendered again at every poll (its elapsed time moves).
+  const res = await runJson(script, [ctx.runningUrl, '100', quick ? '300' : '2000']);
+  log(`poll CPU, 100 targets, running task: ${res.cpuMsPerPoll.toFixed(3)} ms/poll`);
+  const running = { nodes: 9, task: 'running', ...res };
   const byNodes = [];
   for (const nodes of [9, 100, 1000]) {
     const port = await freePort();
@@ -248,7 +264,7 @@ async function pollBench(ctx) {
     log(`poll CPU, 10 targets, ${nodes} nodes: ${res.cpuMsPerPoll.toFixed(3)} ms/poll`);
     byNodes.push({ nodes, ...res });
   }
-  return { byTargets, byNodes };
+  return { byTargets, running, byNodes };
 }
 
 function table(rows, columns) {
@@ -291,11 +307,14 @@ function report(result) {
     );
     out.push(table(result.scrape.map(pick), scrapeColumns));
   }
-  out.push('\nPoll path: CPU per target poll (process.cpuUsage), render = one /metrics render after a round');
+  out.push(
+    '\nPoll path: CPU per target poll (process.cpuUsage), render = one /metrics render after a round; finished = the same answer every poll',
+  );
   out.push(
     table(
-      [...result.poll.byTargets, ...result.poll.byNodes],
+      [...result.poll.byTargets, result.poll.running, ...result.poll.byNodes],
       [
+        ['task', (r) => r.task ?? 'finished'],
         ['targets', (r) => r.targets],
         ['nodes', (r) => r.nodes],
         ['polls', (r) => r.polls],
@@ -403,6 +422,16 @@ async function mainBench() {
     ]);
     const simulatorUrl = `http://127.0.0.1:${simPort}`;
     await waitFor('simulator', async () => (await httpRequest(`${simulatorUrl}/api/v1/info`)).status === 200);
+    const runningPort = await freePort();
+    const runningSimulator = start(process.execPath, [
+      main,
+      'simulate',
+      `--listen=127.0.0.1:${runningPort}`,
+      '--scenario=running',
+      `--password=${password}`,
+    ]);
+    const runningUrl = `http://127.0.0.1:${runningPort}`;
+    await waitFor('simulator', async () => (await httpRequest(`${runningUrl}/api/v1/info`)).status === 200);
     const pgPort = await freePort();
     const pushgateway = start('prometheus-pushgateway', [
       `--web.listen-address=127.0.0.1:${pgPort}`,
@@ -410,7 +439,7 @@ async function mainBench() {
     ]);
     const pushgatewayUrl = `http://127.0.0.1:${pgPort}`;
     await waitFor('pushgateway', async () => (await httpRequest(`${pushgatewayUrl}/-/ready`)).status === 200);
-    const ctx = { dir, simulatorUrl, pushgatewayUrl };
+    const ctx = { dir, simulatorUrl, runningUrl, pushgatewayUrl };
 
     const scrape = [];
     for (const count of targetCounts) scrape.push(await scrapeBench(count, ctx));
@@ -421,6 +450,7 @@ async function mainBench() {
       nodeArgs: ['--expose-gc'],
     });
     await stop(simulator);
+    await stop(runningSimulator);
 
     const result = {
       date: new Date().toISOString(),
