@@ -1,7 +1,7 @@
 /**
  * Memory under task churn, in process: 100 targets whose last task keeps changing (a new id each time,
- * running then finished, so histograms and counters get observations), with a /metrics render every
- * 100 polls as a scraper would. RSS and heap are read after a forced GC at the end of the warm-up and
+ * running then finished, so histograms and counters get observations), with a gzip /metrics build
+ * every 100 polls as a Prometheus scrape would. RSS and heap are read after a forced GC at the end of the warm-up and
  * at the end of each half of the churn; growth between the halves shows a leak.
  *
  * node --expose-gc churn.mjs <targets> <churns>
@@ -37,10 +37,8 @@ const targets = Array.from({ length: targetCount }, (_, i) => ({
     rules: [],
     limits: { maxTaskTypes: 50, maxNodes: 500, maxLabelLength: 128 },
   }),
-  series: {},
 }));
 const metrics = createExporterMetrics({
-  series: () => targets.map((t) => t.series),
   buildInfo: { version: 'bench', revision: 'bench', nodejsVersion: process.version },
 });
 
@@ -61,6 +59,7 @@ function dag(n, finished) {
 const running = Array.from({ length: 16 }, (_, n) => dag(n, false));
 const finished = Array.from({ length: 16 }, (_, n) => dag(n, true));
 
+const textFormat = 'text/plain; version=0.0.4; charset=utf-8';
 let polls = 0;
 async function churn(n) {
   const t = targets[n % targetCount];
@@ -68,8 +67,9 @@ async function churn(n) {
     // New ids every time (the tracker keys its history by id), from 16 parsed templates.
     const current = { ...d[n % 16], id: String(100000 + n) };
     const timing = { startedAt: startedAt + 7200 + n, durationSeconds: 0.01 };
-    t.series = recordPoll(t.tracker, { kind: 'ok', dag: current, agent }, timing, { metrics, logger });
-    if (++polls % 100 === 0) await metrics.registry.metrics();
+    recordPoll(t.tracker, { kind: 'ok', dag: current, agent }, timing, { metrics, logger });
+    // Scraped as Prometheus does: gzip, never inflated.
+    if (++polls % 100 === 0) await metrics.registry.exposition(textFormat, 'gzip');
   }
 }
 
@@ -77,7 +77,7 @@ function sample() {
   globalThis.gc?.();
   globalThis.gc?.();
   const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed };
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
 for (let n = 0; n < 1000; n++) await churn(n); // warm-up
