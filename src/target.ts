@@ -60,7 +60,7 @@ export class TargetTracker {
   #nodes!: LabelLimiter;
   #status: TargetStatus = { up: undefined };
   readonly #seenSeries = new Set<string>();
-  /** The last DAG's mapping, reused while obshell answers the very same DAG object (see reusable). */
+  /** The last DAG's mapping, reused while obshell answers the very same finished DAG object (see isTimeless). */
   #last: { dag: Dag; taskType: string; mapped: SeriesSet } | undefined;
 
   constructor(

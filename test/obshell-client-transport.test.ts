@@ -1,20 +1,19 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createObshellClient, type ObshellClientOptions } from '../src/obshell/client.js';
-import type { DagJson } from '../src/obshell/schema.js';
 import { makeTestCerts, type TestCerts } from './helpers/obshell-client-certs.js';
-import { startFakeAgent, type FakeAgent, type FakeAgentOptions } from './helpers/obshell-client-server.js';
+import {
+  seedAgent,
+  seedDag,
+  type FakeAgent,
+  type FakeAgentOptions,
+} from './helpers/obshell-client-server.js';
 import { canary } from './helpers/canary.js';
 
-const seedDag = (
-  JSON.parse(readFileSync(new URL('fixtures/obshell/seed-scale-out.json', import.meta.url), 'utf8')) as {
-    data: DagJson;
-  }
-).data;
 const taskRoute = '/api/v1/task/dag/maintain/ob';
 
 const cleanups: (() => unknown)[] = [];
@@ -22,11 +21,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function agentWith(options: FakeAgentOptions = {}): Promise<FakeAgent> {
-  const agent = await startFakeAgent({ password: canary.root, dag: seedDag, ...options });
-  cleanups.push(() => agent.close());
-  return agent;
-}
+const agentWith = (options: FakeAgentOptions = {}): Promise<FakeAgent> => seedAgent(cleanups, options);
 
 function clientFor(options: Partial<ObshellClientOptions> & { urls: readonly string[] }) {
   const client = createObshellClient({ password: () => canary.root, timeoutMs: 2000, ...options });

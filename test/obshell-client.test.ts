@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -7,23 +6,17 @@ import {
   type ObshellClientOptions,
 } from '../src/obshell/client.js';
 import type { TaskOutcome } from '../src/obshell/outcome.js';
-import type { DagJson } from '../src/obshell/schema.js';
 import {
   decryptHeader,
   refusedPort,
   send,
   sendError,
-  startFakeAgent,
+  seedAgent,
+  seedDag,
   type FakeAgent,
   type FakeAgentOptions,
 } from './helpers/obshell-client-server.js';
 import { canary } from './helpers/canary.js';
-
-const seedDag = (
-  JSON.parse(readFileSync(new URL('fixtures/obshell/seed-scale-out.json', import.meta.url), 'utf8')) as {
-    data: DagJson;
-  }
-).data;
 
 const taskRoute = '/api/v1/task/dag/maintain/ob';
 const cleanups: (() => unknown)[] = [];
@@ -31,11 +24,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function agentWith(options: FakeAgentOptions = {}): Promise<FakeAgent> {
-  const agent = await startFakeAgent({ password: canary.root, dag: seedDag, ...options });
-  cleanups.push(() => agent.close());
-  return agent;
-}
+const agentWith = (options: FakeAgentOptions = {}): Promise<FakeAgent> => seedAgent(cleanups, options);
 
 function clientFor(urls: string[], options: Partial<ObshellClientOptions> = {}) {
   const client = createObshellClient({ urls, password: () => canary.root, timeoutMs: 2000, ...options });

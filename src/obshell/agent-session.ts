@@ -47,7 +47,7 @@ export type AgentSession = {
 export function createAgentSession(target: AgentTarget, deps: SessionDeps): AgentSession {
   let cachedInfo: CachedInfo | undefined;
   let publicKey: KeyObject | undefined;
-  /** The last valid DAG and the raw bytes it came from (see unchangedDag). */
+  /** The last valid DAG and the raw bytes it came from (see dataOf). */
   let lastDag: { bytes: Buffer; dag: Dag } | undefined;
   const secrets = (): string[] => [deps.password(), deps.agentPassword?.() ?? ''];
 

@@ -12,7 +12,9 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import type { DagJson } from '../../src/obshell/schema.js';
+import { canary } from './canary.js';
 
 export type FakeAgentOptions = {
   password?: string;
@@ -231,4 +233,21 @@ export async function refusedPort(): Promise<number> {
     );
     return port;
   }
+}
+
+/** The real 9-node scale-out answer's DAG, as obshell sends it. */
+export const seedDag = (
+  JSON.parse(readFileSync(new URL('../fixtures/obshell/seed-scale-out.json', import.meta.url), 'utf8')) as {
+    data: DagJson;
+  }
+).data;
+
+/** A fake agent with the canary root password answering the seed DAG; `cleanups` closes it. */
+export async function seedAgent(
+  cleanups: (() => unknown)[],
+  options: FakeAgentOptions = {},
+): Promise<FakeAgent> {
+  const agent = await startFakeAgent({ password: canary.root, dag: seedDag, ...options });
+  cleanups.push(() => agent.close());
+  return agent;
 }
