@@ -1,5 +1,6 @@
 /** Load helpers: scrapers in a child process (so they do not load the exporter's event loop) and a poll counter. */
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { ObshellClient } from '../../src/obshell/client.js';
 
 export type ScrapeReport = { total: number; ok: number; failed: number; statuses: Record<string, number> };
@@ -42,6 +43,7 @@ export function runScrapers(url: string, concurrency: number, durationMs: number
       ['--input-type=module', '-e', scraperSource, url, String(concurrency), String(durationMs)],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    lowerPriority(child.pid);
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -85,6 +87,7 @@ export function spawnSimulator(args: string[]): Promise<{ url: string; stop: () 
   const child = spawn(process.execPath, [main, 'simulate', '--listen', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  lowerPriority(child.pid);
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null) resolve();
@@ -106,4 +109,13 @@ export function spawnSimulator(args: string[]): Promise<{ url: string; stop: () 
       reject(new Error(`simulator exited with ${code}: ${log}`));
     });
   });
+}
+
+/**
+ * The load generators (scrapers, simulators) run niced: on a 2-core machine they would otherwise
+ * take the exporter's core, and the event-loop delay would measure them, not the exporter (in
+ * production the scrapers and obshell run elsewhere).
+ */
+function lowerPriority(pid: number | undefined): void {
+  if (pid !== undefined) setPriority(pid, 10);
 }
