@@ -38,6 +38,8 @@ export type TargetStatus = {
 
 export type PollReport = {
   readonly series: SeriesSet;
+  /** The task gauges are those of the last poll (the same finished DAG): keep them as they are. */
+  readonly sameTask?: true;
   readonly status: TargetStatus;
   readonly observations?: Observations & {
     taskType: string;
@@ -60,8 +62,8 @@ export class TargetTracker {
   #nodes!: LabelLimiter;
   #status: TargetStatus = { up: undefined };
   readonly #seenSeries = new Set<string>();
-  /** The last DAG's mapping, reused while obshell answers the very same finished DAG object (see isTimeless). */
-  #last: { dag: Dag; taskType: string; mapped: SeriesSet } | undefined;
+  /** The last mapped DAG while its task gauges are exported: the very same finished DAG object needs no new mapping (see isTimeless). */
+  #last: { dag: Dag; taskType: string } | undefined;
 
   constructor(
     name: string,
@@ -89,6 +91,7 @@ export class TargetTracker {
     const target = { target: this.name };
     const pollDuration = [{ labels: target, value: timing.durationSeconds }];
     if (outcome.kind === 'failure') {
+      this.#last = undefined; // the task gauges go with this poll's snapshot
       const { lastSuccessAt } = this.#status;
       this.#status = { ...this.#status, up: false, lastPollAt: timing.startedAt, lastFailure: outcome };
       const lastPollSuccess = lastSuccessAt === undefined ? [] : [{ labels: target, value: lastSuccessAt }];
@@ -104,16 +107,16 @@ export class TargetTracker {
       agentInfo: [{ labels: { ...target, ...this.#agentLabels(outcome.agent) }, value: 1 }],
       pollDuration,
       lastPollSuccess: [{ labels: target, value: timing.startedAt }],
-      taskPresent: [{ labels: target, value: 0 }],
     };
     let observations: PollReport['observations'];
     let task: TaskSummary | undefined;
+    let sameTask = false;
     if (outcome.kind === 'ok') {
       const { dag } = outcome;
       const last = this.#last;
       if (last?.dag === dag && isTimeless(dag)) {
         // The same answer as last poll: nothing to map, observe or sight again.
-        Object.assign(series, last.mapped);
+        sameTask = true;
         observations = {
           ...noObservations(),
           taskType: last.taskType,
@@ -140,9 +143,10 @@ export class TargetTracker {
         const firstSeen = this.#firstSightings(taskType, nodes);
         observations = { ...this.#history.record(dag, nodeLabel), taskType, firstSeen };
         task = summarise(dag, taskType);
-        this.#last = { dag, taskType, mapped };
+        this.#last = { dag, taskType };
       }
     } else {
+      series.taskPresent = [{ labels: target, value: 0 }];
       this.#history.recordNoTask();
       this.#last = undefined;
     }
@@ -157,6 +161,7 @@ export class TargetTracker {
     const transition = isSameTask(previous, task) ? undefined : { from: previous, to: task };
     return {
       series,
+      ...(sameTask && { sameTask }),
       status: this.#status,
       overflows,
       ...(observations && { observations }),

@@ -11,7 +11,7 @@ import type { TaskOutcome } from '../src/obshell/outcome.js';
 import { TargetTracker } from '../src/target.js';
 import { base, dagJson } from './helpers/dag-builder.js';
 import { startFakeAgent, type FakeAgent } from './helpers/obshell-client-server.js';
-import { agent, defaultLimits, ok } from './helpers/render.js';
+import { agent, createHarness, defaultLimits, ok } from './helpers/render.js';
 
 const maintainPath = '/api/v1/task/dag/maintain/ob';
 
@@ -66,14 +66,41 @@ describe('tracker: the mapping of the same finished DAG is reused, and only then
   const tracker = () => new TargetTracker('c1', { exporterStartedAt: 0, rules: [], limits: defaultLimits });
   const at = (startedAt: number) => ({ startedAt, durationSeconds: 0.1 });
 
-  it('reuses the series of a finished task for the same DAG object', () => {
+  it('keeps the task gauges of a finished task for the same DAG object, and only then', () => {
     const t = tracker();
     const outcome = ok(dagJson({ id: '1', name: 'Cluster scale out', state: 'SUCCEED', end: 30 }));
-    const first = t.apply(outcome, at(1000)).series;
-    const second = t.apply(outcome, at(1015)).series;
-    expect(second.nodeState).toBe(first.nodeState);
-    expect(second.taskElapsed).toBe(first.taskElapsed);
-    expect(second.lastPollSuccess).toEqual([{ labels: { target: 'c1' }, value: 1015 }]);
+    const first = t.apply(outcome, at(1000));
+    const second = t.apply(outcome, at(1015));
+    expect(first.sameTask).toBeUndefined();
+    expect(first.series.taskState).toHaveLength(5);
+    expect(second.sameTask).toBe(true);
+    expect(second.series.taskState).toBeUndefined();
+    expect(second.series.lastPollSuccess).toEqual([{ labels: { target: 'c1' }, value: 1015 }]);
+  });
+
+  it('exports the kept task gauges with the new poll gauges', async () => {
+    const h = createHarness();
+    const outcome = ok(dagJson({ id: '1', name: 'Cluster scale out', state: 'SUCCEED', end: 30 }));
+    h.poll('c1', { outcome, at: 60 });
+    const before = await h.render();
+    h.poll('c1', { outcome, at: 75 });
+    const after = await h.render();
+    const taskLines = (text: string) => text.split('\n').filter((l) => l.startsWith('obshell_maintenance_'));
+    expect(taskLines(after)).toEqual(taskLines(before));
+    expect(after).toContain(`obshell_exporter_last_poll_success_timestamp_seconds{target="c1"} ${base + 75}`);
+  });
+
+  it('maps again after a failed poll, which withdrew the task gauges', async () => {
+    const h = createHarness();
+    const outcome = ok(dagJson({ id: '1', name: 'Cluster scale out', state: 'SUCCEED', end: 30 }));
+    h.poll('c1', { outcome, at: 60 });
+    h.poll('c1', {
+      outcome: { kind: 'failure', reason: 'timeout', message: 'timed out', agent: agent.address },
+      at: 75,
+    });
+    expect(await h.render()).not.toContain('obshell_maintenance_task_state{');
+    h.poll('c1', { outcome, at: 90 });
+    expect(await h.render()).toContain('obshell_maintenance_task_state{target="c1",task_id="1"');
   });
 
   it('maps a running task again at every poll: its elapsed time moves', () => {
@@ -106,8 +133,10 @@ describe('tracker: the mapping of the same finished DAG is reused, and only then
   it('forgets the mapping after a poll without a task', () => {
     const t = tracker();
     const outcome = ok(dagJson({ id: '4', name: 'Cluster scale out', state: 'SUCCEED', end: 30 }));
-    const first = t.apply(outcome, at(4000)).series;
-    t.apply({ kind: 'no_task', agent }, at(4015));
-    expect(t.apply(outcome, at(4030)).series.nodeState).not.toBe(first.nodeState);
+    t.apply(outcome, at(4000));
+    expect(t.apply({ kind: 'no_task', agent }, at(4015)).series.taskPresent).toEqual([
+      { labels: { target: 'c1' }, value: 0 },
+    ]);
+    expect(t.apply(outcome, at(4030)).sameTask).toBeUndefined();
   });
 });

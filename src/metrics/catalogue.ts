@@ -216,3 +216,21 @@ export const snapshotGauges = [
 ] as const satisfies readonly MetricKey[];
 
 export type SnapshotGauge = (typeof snapshotGauges)[number];
+
+/** The snapshot gauges that describe the task itself (map-task.ts), as opposed to the poll. */
+export const taskGauges = [
+  'taskPresent',
+  'taskInfo',
+  'taskState',
+  'taskOperator',
+  'taskStage',
+  'taskMaxStage',
+  'taskStart',
+  'taskEnd',
+  'taskElapsed',
+  'nodeState',
+  'nodeElapsed',
+  'subtaskExecuteTimes',
+] as const satisfies readonly SnapshotGauge[];
+
+export type TaskGauge = (typeof taskGauges)[number];

@@ -6,6 +6,7 @@
 import type { Dag, DagNode, TaskState } from '../obshell/schema.js';
 import { taskOperators, taskStates, unknownEnumValue } from '../obshell/schema.js';
 import { realTime } from '../obshell/time.js';
+import type { TaskGauge } from './catalogue.js';
 import type { Labels, Sample, SeriesSet } from './sample.js';
 
 export type TaskLabelContext = {
@@ -65,7 +66,7 @@ export function nodeRan(node: Pick<DagNode, 'state' | 'operator'>): boolean {
   return node.state === 'RUNNING' || (isFinished(node.state) && node.operator !== 'PASS');
 }
 
-export function mapTask(dag: Dag, ctx: TaskLabelContext): SeriesSet {
+export function mapTask(dag: Dag, ctx: TaskLabelContext): Required<Pick<SeriesSet, TaskGauge>> {
   const base: Labels = { target: ctx.target, task_id: ctx.truncate(dag.id), task_type: ctx.taskType };
   const one = (value: number | undefined): Sample[] => (value === undefined ? [] : [{ labels: base, value }]);
   const start = realTime(dag.start_time);
@@ -95,7 +96,11 @@ export function mapTask(dag: Dag, ctx: TaskLabelContext): SeriesSet {
   };
 }
 
-function mapNodes(nodes: readonly DagNode[], base: Labels, ctx: TaskLabelContext): SeriesSet {
+function mapNodes(
+  nodes: readonly DagNode[],
+  base: Labels,
+  ctx: TaskLabelContext,
+): Required<Pick<SeriesSet, 'nodeState' | 'nodeElapsed' | 'subtaskExecuteTimes'>> {
   const nodeState: Sample[] = [];
   const nodeElapsed: Sample[] = [];
   const executeTimes = new Map<string, Sample>();

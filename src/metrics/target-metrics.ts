@@ -4,9 +4,9 @@
  * tells the body cache which chunks changed since it last compressed them. prom-client renders a
  * family for all targets at once; a fleet needs one target's change to cost one target's text.
  */
-import { catalogue, snapshotGauges, type MetricKey } from './catalogue.js';
+import { catalogue, snapshotGauges, taskGauges, type MetricKey } from './catalogue.js';
 import { escapeLabelValue, formatValue, renderSamples } from './exposition-text.js';
-import type { Sample, SeriesSet } from './sample.js';
+import type { SeriesSet } from './sample.js';
 
 export type CounterKey = 'pollErrors' | 'pollsSkipped' | 'labelOverflows' | 'taskFailures' | 'subtaskRetries';
 export type HistogramKey = 'taskDuration' | 'nodeDuration';
@@ -24,6 +24,8 @@ export const targetFamilies = [
 ] as const satisfies readonly MetricKey[];
 
 const familyIndex = new Map<MetricKey, number>(targetFamilies.map((key, i) => [key, i]));
+const taskGaugeKeys = new Set<MetricKey>(taskGauges);
+const isTaskGauge = (key: MetricKey): boolean => taskGaugeKeys.has(key);
 const indexOf = (key: MetricKey): number => familyIndex.get(key) as number;
 
 /** Label values other than `target`, by label name. */
@@ -43,8 +45,6 @@ export class TargetMetrics {
   readonly versions = new Uint32Array(targetFamilies.length);
   readonly #changed: () => void;
   readonly #snapshot: string[] = snapshotGauges.map(() => '');
-  /** The samples each snapshot family was last rendered from: the same array is not rendered again. */
-  readonly #rendered: (readonly Sample[] | undefined)[] = snapshotGauges.map(() => undefined);
   readonly #counters = new Map<CounterKey, Map<string, CounterSeries>>();
   readonly #histograms = new Map<HistogramKey, Map<string, HistogramSeries>>();
 
@@ -54,13 +54,14 @@ export class TargetMetrics {
     this.#changed = changed;
   }
 
-  /** Replaces the gauges with a poll's; only families whose text differs count as changed. */
-  setSnapshot(series: SeriesSet): void {
+  /**
+   * Replaces the gauges with a poll's, or all but the task gauges when `keepTask` (the same task as
+   * last poll); only families whose text differs count as changed.
+   */
+  setSnapshot(series: SeriesSet, keepTask = false): void {
     snapshotGauges.forEach((key, f) => {
-      const samples = series[key];
-      if (samples !== undefined && samples === this.#rendered[f]) return;
-      this.#rendered[f] = samples;
-      const text = renderSamples(catalogue[key].name, samples ?? []);
+      if (keepTask && isTaskGauge(key)) return;
+      const text = renderSamples(catalogue[key].name, series[key] ?? []);
       if (text === this.#snapshot[f]) return;
       this.#snapshot[f] = text;
       this.#bump(f);

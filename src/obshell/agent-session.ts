@@ -2,7 +2,7 @@
  * One obshell agent as seen by the client: its cached /api/v1/info and public key, and one poll
  * of the last maintenance DAG with auth v2 (contract §2), including the single re-key retry.
  */
-import type { KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import { agentHeaderName, parsePublicKey, rootHeaderName } from './auth.js';
 import {
   decodeEnvelope,
@@ -47,8 +47,8 @@ export type AgentSession = {
 export function createAgentSession(target: AgentTarget, deps: SessionDeps): AgentSession {
   let cachedInfo: CachedInfo | undefined;
   let publicKey: KeyObject | undefined;
-  /** The last valid DAG and the raw bytes it came from (see dataOf). */
-  let lastDag: { bytes: Buffer; dag: Dag } | undefined;
+  /** The last valid DAG and a digest of the raw bytes it came from (see dataDigest). */
+  let lastDag: { digest: string; dag: Dag } | undefined;
   const secrets = (): string[] => [deps.password(), deps.agentPassword?.() ?? ''];
 
   const withAgent = (f: Failure): PollFailure => ({ ...f, agent: target.address });
@@ -122,15 +122,15 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
     if (!envelope.successful || status < 200 || status >= 300) {
       return withAgent(envelopeFailure(status, envelope, secrets()));
     }
-    const dataBytes = dataOf(result.answer.body);
-    if (lastDag && dataBytes?.equals(lastDag.bytes)) {
+    const digest = dataDigest(result.answer.body);
+    if (lastDag && digest === lastDag.digest) {
       return { kind: 'ok', dag: lastDag.dag, agent: identityOf(agentInfo), ...traceId };
     }
     const dag = safeParse(dagSchema, envelope.data);
     if (!dag.success) {
       return withAgent(failure('parse', `HTTP ${status}: ${dag.issues}`, { status, ...traceId }));
     }
-    lastDag = dataBytes && { bytes: dataBytes, dag: dag.data };
+    lastDag = digest === undefined ? undefined : { digest, dag: dag.data };
     return { kind: 'ok', dag: dag.data, agent: identityOf(agentInfo), ...traceId };
   }
 
@@ -151,14 +151,15 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
 }
 
 /**
- * The raw bytes from the envelope's `"data":` key to the end. The same bytes as last time mean the
- * same DAG, so its validated object is reused (and, downstream, its mapping and rendered text): a
+ * SHA-256 of the raw bytes from the envelope's `"data":` key to the end. The same bytes as last
+ * time mean the same DAG, so its validated object is reused (and, downstream, its task gauges): a
  * finished task is answered unchanged for hours. Unescaped `"data":` can only be a key, and a
- * nested one found first only makes the compared bytes longer, so equal bytes imply equal data.
+ * nested one found first only makes the hashed bytes longer, so equal bytes imply equal data. A
+ * digest, not the bytes: a fleet would otherwise keep every target's last answer in memory.
  */
-function dataOf(body: Buffer): Buffer | undefined {
+function dataDigest(body: Buffer): string | undefined {
   const at = body.indexOf('"data":');
-  return at < 0 ? undefined : body.subarray(at);
+  return at < 0 ? undefined : hash('sha256', body.subarray(at), 'base64');
 }
 
 function isUnreachable(f: Failure): boolean {
