@@ -45,13 +45,25 @@ export function createRenderer(
   registry: Registry<RegistryContentType>,
 ): (accept: string | undefined, acceptEncoding?: string) => Rendered | Promise<Rendered> {
   let queue: Promise<unknown> = Promise.resolve();
+  // A scraper sends the same headers every time: the last negotiation is reused (hot path).
+  let last = { accept: '', contentType: Registry.PROMETHEUS_CONTENT_TYPE as RegistryContentType };
+  let lastEncoding = { acceptEncoding: '', gzip: false };
   return (accept, acceptEncoding) => {
-    const contentType: RegistryContentType = prefersOpenMetrics(accept)
-      ? Registry.OPENMETRICS_CONTENT_TYPE
-      : Registry.PROMETHEUS_CONTENT_TYPE;
+    if ((accept ?? '') !== last.accept) {
+      last = {
+        accept: accept ?? '',
+        contentType: prefersOpenMetrics(accept)
+          ? Registry.OPENMETRICS_CONTENT_TYPE
+          : Registry.PROMETHEUS_CONTENT_TYPE,
+      };
+    }
+    const { contentType } = last;
     // The exporter's registry caches the rendered (and gzipped) bytes: serve them as they are.
     if (registry instanceof ExpositionRegistry) {
-      const gzip = acceptsGzip(acceptEncoding);
+      if ((acceptEncoding ?? '') !== lastEncoding.acceptEncoding) {
+        lastEncoding = { acceptEncoding: acceptEncoding ?? '', gzip: acceptsGzip(acceptEncoding) };
+      }
+      const { gzip } = lastEncoding;
       const rendered = (body: Buffer): Rendered =>
         gzip ? { contentType, body, contentEncoding: 'gzip' } : { contentType, body };
       // Current bytes are answered in the same tick; otherwise render (or wait for the compression).
