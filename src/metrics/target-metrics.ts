@@ -34,7 +34,9 @@ export type Labels = Readonly<Record<string, string>>;
 type CounterSeries = { readonly labels: string; value: number };
 type HistogramSeries = {
   readonly labels: string;
-  readonly buckets: Float64Array;
+  /** Per-bucket (not cumulative) counts. A plain array: a typed array per series costs a backing
+   * store outside the heap, ~600 bytes each, 14 per target. */
+  readonly buckets: number[];
   sum: number;
   count: number;
 };
@@ -110,7 +112,7 @@ export class TargetMetrics {
     const size = catalogue[key].buckets.length;
     return this.#series(this.#histograms, key, labels, (l) => ({
       labels: l,
-      buckets: new Float64Array(size),
+      buckets: new Array<number>(size).fill(0),
       sum: 0,
       count: 0,
     }));
