@@ -1,6 +1,6 @@
 /** Small helpers shared by the bench scripts: child processes, ports, HTTP, statistics. */
 import { Buffer } from 'node:buffer';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { clearTimeout, setTimeout } from 'node:timers';
@@ -92,6 +92,16 @@ export async function rssOf(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
   return kb * 1024;
+}
+
+/** CPU time (user + system) of a process in ms, from /proc (Linux). */
+let ticksPerSecond;
+export async function cpuMsOf(pid) {
+  const { readFile } = await import('node:fs/promises');
+  ticksPerSecond ??= Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim()) || 100;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
 }
 
 /** Runs a node script as a child and returns the JSON it prints last on stdout. */
