@@ -13,7 +13,8 @@
  * baseline then serves the exporter's very gzip bytes, the Pushgateway compresses per scrape as its Go
  * library does), and without it (identity). The goals are stated on the gzip (Prometheus-like) runs.
  *
- * Options: --quick (1 run, 1 s each), --runs=N, --duration=S, --targets=1,100,1000
+ * Options: --quick (1 run, 1 s each; 16 s on schedule), --runs=N, --duration=S, --targets=1,100,1000,
+ *   --steady=S (seconds each exporter runs on its own schedule before wrk; 60)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
