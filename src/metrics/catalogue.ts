@@ -195,28 +195,6 @@ export const catalogue = {
 
 export type MetricKey = keyof typeof catalogue;
 
-/** The gauges that hold one target's snapshot; rebuilt as a whole by each poll. */
-export const snapshotGauges = [
-  'up',
-  'agentInfo',
-  'pollDuration',
-  'lastPollSuccess',
-  'taskPresent',
-  'taskInfo',
-  'taskState',
-  'taskOperator',
-  'taskStage',
-  'taskMaxStage',
-  'taskStart',
-  'taskEnd',
-  'taskElapsed',
-  'nodeState',
-  'nodeElapsed',
-  'subtaskExecuteTimes',
-] as const satisfies readonly MetricKey[];
-
-export type SnapshotGauge = (typeof snapshotGauges)[number];
-
 /** The snapshot gauges that describe the task itself (map-task.ts), as opposed to the poll. */
 export const taskGauges = [
   'taskPresent',
@@ -231,6 +209,17 @@ export const taskGauges = [
   'nodeState',
   'nodeElapsed',
   'subtaskExecuteTimes',
-] as const satisfies readonly SnapshotGauge[];
+] as const satisfies readonly MetricKey[];
+
+/** The gauges that hold one target's snapshot; rebuilt as a whole by each poll. */
+export const snapshotGauges = [
+  'up',
+  'agentInfo',
+  'pollDuration',
+  'lastPollSuccess',
+  ...taskGauges,
+] as const satisfies readonly MetricKey[];
+
+export type SnapshotGauge = (typeof snapshotGauges)[number];
 
 export type TaskGauge = (typeof taskGauges)[number];
