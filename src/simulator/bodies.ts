@@ -83,7 +83,20 @@ function waitWritable(res: ServerResponse): Promise<void> {
   });
 }
 
-/** Streams a valid envelope whose first sub-task carries `bytes` of task_logs, with back-pressure. */
+/** 1 000 log lines of ~190 bytes, built once: the huge answer repeats them. */
+const hugeLogChunk = Buffer.from(
+  ',' +
+    Array.from(
+      { length: 1000 },
+      (_, k) => `"INFO: line ${String(k).padStart(9, '0')} ${'x'.repeat(180)}"`,
+    ).join(','),
+);
+
+/**
+ * Streams a valid envelope whose first sub-task carries `bytes` of task_logs, with back-pressure.
+ * It yields to the event loop after every chunk: the simulator often shares a process with the
+ * exporter under test, and a 50 MB answer must not stall that process for tens of milliseconds.
+ */
 export async function streamHuge(res: ServerResponse, envelope: Json, bytes: number): Promise<void> {
   const marker = '@@huge@@';
   const data = envelope['data'] as DagJson;
@@ -92,17 +105,10 @@ export async function streamHuge(res: ServerResponse, envelope: Json, bytes: num
   );
   const [prefix = '', suffix = ''] = goJson({ ...envelope, data: { ...data, nodes } }).split(`"${marker}"`);
   res.writeHead(200, { 'Content-Type': 'application/json' });
-  res.write(prefix);
-  const filler = 'x'.repeat(180);
-  let sent = 0;
-  for (let line = 0; sent < bytes && !res.destroyed; line += 1000) {
-    const lines = Array.from(
-      { length: 1000 },
-      (_, k) => `"INFO: line ${String(line + k).padStart(9, '0')} ${filler}"`,
-    );
-    const chunk = (line === 0 ? '' : ',') + lines.join(',');
-    sent += chunk.length;
-    if (!res.write(chunk)) await waitWritable(res);
+  res.write(prefix + '"INFO: first line"');
+  for (let sent = 0; sent < bytes && !res.destroyed; sent += hugeLogChunk.length) {
+    if (res.write(hugeLogChunk)) await new Promise<void>((resolve) => setImmediate(resolve));
+    else await waitWritable(res);
   }
   if (!res.destroyed) res.end(suffix);
 }
