@@ -19,19 +19,35 @@ export function stableFraction(name: string): number {
   return createHash('md5').update(name).digest().readUInt32BE(0) / 2 ** 32;
 }
 
-/** Spread polls start on this grid, so the targets of one slot share a timer and a wake-up. */
+/** Spread polls start on a grid of at most 500 ms, so the targets of one step share a wake-up. */
 export const spreadSlotMs = 500;
+/** ...and at most 16 steps per window (fewer when 500 ms steps are enough), so a small fleet still spreads its bursts. */
+export const minSpreadSlots = 16;
+
+/** The spread window: up to half the interval, 50 ms per target. */
+export function spreadWindowMs(targetCount: number, intervalMs: number): number {
+  return Math.min(intervalMs / 2, targetCount * 50);
+}
+
+/** The grid step for a fleet: whole milliseconds, so the targets of a step get the same delay. */
+export function spreadStepMs(targetCount: number, intervalMs: number): number {
+  return Math.max(
+    1,
+    Math.min(spreadSlotMs, Math.ceil(spreadWindowMs(targetCount, intervalMs) / minSpreadSlots)),
+  );
+}
 
 /**
- * Delay of a target's poll after a tick: small fleets are polled at once, large ones spread
- * over up to half the interval (50 ms per target), so 1 000 targets never fire in one burst.
- * Delays are whole slots, so the polls of one slot share their wake-ups and socket reads: at
- * 1 000 targets every 15 s, 15 slots of ~67 (the poller runs 64 at once anyway) took the
- * process from 10.8 % to 5.5 % of a core, with 100 ms slots 7.5 % (measured).
+ * Delay of a target's poll after a tick: polls are spread over the window, so 1 000 targets
+ * never fire in one burst. Delays are whole grid steps, so the polls of one step share their
+ * wake-ups and socket reads: at 1 000 targets every 15 s, 16 steps of ~63 (the poller runs 64
+ * at once anyway) took the process from 10.8 % to 5.5 % of a core; 100 ms steps gave 7.5 %
+ * (measured). A small fleet gets small steps: 30 targets polled every second fire in 16 groups
+ * of ~2 over 500 ms, not all at once, so a scrape never waits behind the whole fleet's burst.
  */
 export function spreadDelayMs(name: string, targetCount: number, intervalMs: number): number {
-  const window = Math.min(intervalMs / 2, targetCount * 50);
-  return Math.floor((stableFraction(name) * window) / spreadSlotMs) * spreadSlotMs;
+  const step = spreadStepMs(targetCount, intervalMs);
+  return Math.floor((stableFraction(name) * spreadWindowMs(targetCount, intervalMs)) / step) * step;
 }
 
 /** Runs at most `limit` tasks at once, in arrival order. */
