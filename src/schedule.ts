@@ -19,10 +19,10 @@ export function stableFraction(name: string): number {
   return createHash('md5').update(name).digest().readUInt32BE(0) / 2 ** 32;
 }
 
-/** Spread polls start on a grid of at most 500 ms, so the targets of one step share a wake-up. */
-export const spreadSlotMs = 500;
-/** ...and at most 16 steps per window (fewer when 500 ms steps are enough), so a small fleet still spreads its bursts. */
-export const minSpreadSlots = 16;
+/** Spread polls start on a grid of steps of at most 500 ms, so the targets of a step share a wake-up... */
+export const maxSpreadStepMs = 500;
+/** ...and at most 16 steps per window (fewer when 500 ms steps cover it): a small fleet spreads too. */
+export const maxSpreadSteps = 16;
 
 /** The spread window: up to half the interval, 50 ms per target. */
 export function spreadWindowMs(targetCount: number, intervalMs: number): number {
@@ -33,7 +33,7 @@ export function spreadWindowMs(targetCount: number, intervalMs: number): number 
 export function spreadStepMs(targetCount: number, intervalMs: number): number {
   return Math.max(
     1,
-    Math.min(spreadSlotMs, Math.ceil(spreadWindowMs(targetCount, intervalMs) / minSpreadSlots)),
+    Math.min(maxSpreadStepMs, Math.ceil(spreadWindowMs(targetCount, intervalMs) / maxSpreadSteps)),
   );
 }
 

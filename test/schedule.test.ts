@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  minSpreadSlots,
+  maxSpreadSteps,
   spreadDelayMs,
-  spreadSlotMs,
+  maxSpreadStepMs,
   spreadStepMs,
   spreadWindowMs,
   stableFraction,
@@ -41,14 +41,14 @@ describe('spreadDelayMs', () => {
   });
 
   it('gives a large fleet 500 ms steps at most, filled evenly: no step takes a burst', () => {
-    expect(spreadStepMs(1000, 15_000)).toBeLessThanOrEqual(spreadSlotMs);
+    expect(spreadStepMs(1000, 15_000)).toBeLessThanOrEqual(maxSpreadStepMs);
     const slots = groups(1000, 15_000);
-    expect(slots.size).toBe(minSpreadSlots);
+    expect(slots.size).toBe(maxSpreadSteps);
     const average = 1000 / slots.size;
     expect(Math.max(...slots.values())).toBeLessThan(average * 1.6);
     expect(Math.min(...slots.values())).toBeGreaterThan(average * 0.4);
     // A longer interval keeps 500 ms steps: more of them, not longer ones.
-    expect(spreadStepMs(1000, 60_000)).toBe(spreadSlotMs);
+    expect(spreadStepMs(1000, 60_000)).toBe(maxSpreadStepMs);
   });
 
   it('spreads a small fleet too, in at most 16 groups, so its polls never fire as one burst', () => {
@@ -57,7 +57,7 @@ describe('spreadDelayMs', () => {
     expect(spreadStepMs(30, 1000)).toBe(32);
     const slots = groups(30, 1000);
     expect(slots.size).toBeGreaterThan(8);
-    expect(slots.size).toBeLessThanOrEqual(minSpreadSlots);
+    expect(slots.size).toBeLessThanOrEqual(maxSpreadSteps);
     expect(Math.max(...slots.values())).toBeLessThanOrEqual(6);
   });
 

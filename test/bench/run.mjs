@@ -289,18 +289,21 @@ async function pollCpu(args) {
   return { ...closest, cpuMsPerPoll: mid, cpuMsPerPollRuns: perRun };
 }
 
-const runsOf = (res) => res.cpuMsPerPollRuns.map((x) => x.toFixed(3)).join(', ');
+function logPollCpu(what, res) {
+  const each = res.cpuMsPerPollRuns.map((x) => x.toFixed(3)).join(', ');
+  log(`poll CPU, ${what}: ${res.cpuMsPerPoll.toFixed(3)} ms/poll (runs: ${each})`);
+}
 
 async function pollBench(ctx) {
   const byTargets = [];
   for (const count of targetCounts) {
     const res = await pollCpu([ctx.simulatorUrl, String(count), quick ? '300' : '2000']);
-    log(`poll CPU, ${count} targets, 9 nodes: ${res.cpuMsPerPoll.toFixed(3)} ms/poll (runs: ${runsOf(res)})`);
+    logPollCpu(`${count} targets, 9 nodes`, res);
     byTargets.push({ nodes: 9, ...res });
   }
   // A running task is mapped and rendered again at every poll (its elapsed time moves).
   const res = await pollCpu([ctx.runningUrl, '100', quick ? '300' : '2000']);
-  log(`poll CPU, 100 targets, running task: ${res.cpuMsPerPoll.toFixed(3)} ms/poll (runs: ${runsOf(res)})`);
+  logPollCpu('100 targets, running task', res);
   const running = { nodes: 9, task: 'running', ...res };
   const byNodes = [];
   for (const nodes of [9, 100, 1000]) {
@@ -315,9 +318,7 @@ async function pollBench(ctx) {
     const polls = quick ? 100 : nodes >= 1000 ? 200 : 1000;
     const res = await pollCpu([`http://127.0.0.1:${port}`, '10', String(polls)]);
     await stop(agent);
-    log(
-      `poll CPU, 10 targets, ${nodes} nodes: ${res.cpuMsPerPoll.toFixed(3)} ms/poll (runs: ${runsOf(res)})`,
-    );
+    logPollCpu(`10 targets, ${nodes} nodes`, res);
     byNodes.push({ nodes, ...res });
   }
   return { byTargets, running, byNodes };
