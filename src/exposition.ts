@@ -48,6 +48,8 @@ export function createRenderer(
   // A scraper sends the same headers every time: the last negotiation is reused (hot path).
   let last = { accept: '', contentType: Registry.PROMETHEUS_CONTENT_TYPE as RegistryContentType };
   let lastEncoding = { acceptEncoding: '', gzip: false };
+  /** The last answers handed out (gzip and identity, text and OpenMetrics), newest first. */
+  let answers: Rendered[] = [];
   return (accept, acceptEncoding) => {
     if ((accept ?? '') !== last.accept) {
       last = {
@@ -64,8 +66,16 @@ export function createRenderer(
         lastEncoding = { acceptEncoding: acceptEncoding ?? '', gzip: acceptsGzip(acceptEncoding) };
       }
       const { gzip } = lastEncoding;
-      const rendered = (body: Buffer): Rendered =>
-        gzip ? { contentType, body, contentEncoding: 'gzip' } : { contentType, body };
+      const rendered = (body: Buffer): Rendered => {
+        // The same answer object while the body is current: the server reuses its headers.
+        const hit = answers.find((a) => a.body === body && a.contentType === contentType);
+        if (hit) return hit;
+        const answer: Rendered = gzip
+          ? { contentType, body, contentEncoding: 'gzip' }
+          : { contentType, body };
+        answers = [answer, ...answers.slice(0, 3)];
+        return answer;
+      };
       // Current bytes are answered in the same tick; otherwise render (or wait for the compression).
       const ready = registry.cached(contentType, gzip ? 'gzip' : 'identity');
       if (ready) return rendered(ready);

@@ -2,6 +2,7 @@
 import {
   createServer,
   type IncomingMessage,
+  type OutgoingHttpHeaders,
   type RequestListener,
   type Server,
   type ServerResponse,
@@ -34,25 +35,23 @@ function send(
   contentType: string,
   body: string | Buffer,
   head = false,
-  headers: Record<string, string> = {},
 ): void {
   res.writeHead(status, {
-    ...headers,
     'Content-Type': contentType,
     'Content-Length': Buffer.byteLength(body),
   });
   res.end(head ? undefined : body);
 }
 
-type Answer = [status: number, contentType: string, body: string | Buffer, headers?: Record<string, string>];
+type Answer = [status: number, contentType: string, body: string | Buffer];
 
 /** A GET/HEAD route; HEAD gets the headers only. A ready answer is sent in the same tick. */
 function page(answer: (req: IncomingMessage) => Answer | Promise<Answer>): Route {
   return {
     methods: read,
     handle: (req, res) => {
-      const reply = ([status, contentType, body, headers]: Answer): void => {
-        send(res, status, contentType, body, req.method === 'HEAD', headers);
+      const reply = ([status, contentType, body]: Answer): void => {
+        send(res, status, contentType, body, req.method === 'HEAD');
       };
       const answered = answer(req);
       if (answered instanceof Promise) return answered.then(reply);
@@ -62,22 +61,47 @@ function page(answer: (req: IncomingMessage) => Answer | Promise<Answer>): Route
   };
 }
 
-function metricsAnswer({ contentType, body, contentEncoding }: Rendered): Answer {
-  // Vary either way: a cache must not hand the gzipped body to a client that did not ask for it.
-  const headers: Record<string, string> = { Vary: 'Accept-Encoding' };
-  if (contentEncoding) headers['Content-Encoding'] = contentEncoding;
-  return [200, contentType, body, headers];
+function metricsHeaders({ contentType, body, contentEncoding }: Rendered): OutgoingHttpHeaders {
+  return {
+    'Content-Type': contentType,
+    'Content-Length': Buffer.byteLength(body),
+    // Vary either way: a cache must not hand the gzipped body to a client that did not ask for it.
+    Vary: 'Accept-Encoding',
+    ...(contentEncoding && { 'Content-Encoding': contentEncoding }),
+  };
+}
+
+/**
+ * The scrape route, the hot path: a renderer hands out the same Rendered while its body is
+ * current, and the same Rendered gets the same header object, so a scrape of a current body
+ * allocates no headers and is answered in its own tick, as a bare server answers (perf: building
+ * the headers per scrape was ~10 % of req/s at 100 targets).
+ */
+function metricsRoute(render: ServerOptions['render']): Route {
+  let last: { rendered: Rendered; headers: OutgoingHttpHeaders } | undefined;
+  const reply = (req: IncomingMessage, res: ServerResponse, rendered: Rendered): void => {
+    if (last?.rendered !== rendered) last = { rendered, headers: metricsHeaders(rendered) };
+    res.writeHead(200, last.headers);
+    res.end(req.method === 'HEAD' ? undefined : rendered.body);
+  };
+  return {
+    methods: read,
+    handle: (req, res) => {
+      const rendered = render(req.headers.accept, req.headers['accept-encoding']);
+      if (rendered instanceof Promise) {
+        return rendered.then((r) => {
+          reply(req, res, r);
+        });
+      }
+      reply(req, res, rendered);
+      return undefined;
+    },
+  };
 }
 
 function routes(options: ServerOptions): Map<string, Route> {
   const table = new Map<string, Route>([
-    [
-      options.telemetryPath,
-      page((req) => {
-        const rendered = options.render(req.headers.accept, req.headers['accept-encoding']);
-        return rendered instanceof Promise ? rendered.then(metricsAnswer) : metricsAnswer(rendered);
-      }),
-    ],
+    [options.telemetryPath, metricsRoute(options.render)],
     ['/', page(() => [200, 'text/html; charset=utf-8', renderLandingPage(options.landing())])],
     ['/-/healthy', page(() => [200, text, 'Healthy\n'])],
     [
@@ -109,7 +133,9 @@ export function createHttpServer(options: ServerOptions): Server {
 export function createRequestListener(options: ServerOptions): RequestListener {
   const table = routes(options);
   return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
     const route = table.get(path);
     if (!route) {
       send(res, 404, text, '404 page not found\n');

@@ -16,8 +16,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
-/** A server whose body has some size: `targets` targets with an up gauge each. */
-async function start(targets = 200): Promise<string> {
+function createMetrics(targets: number) {
   const metrics = createExporterMetrics({
     buildInfo: { version: '1.2.3', revision: 'r', nodejsVersion: 'v' },
     defaultMetrics: false,
@@ -25,6 +24,11 @@ async function start(targets = 200): Promise<string> {
   for (let i = 0; i < targets; i++) {
     metrics.target(`t-${i}`).setSnapshot({ up: [{ labels: { target: `t-${i}` }, value: 1 }] });
   }
+  return metrics;
+}
+
+/** A server whose body has some size: `targets` targets with an up gauge each. */
+async function start(targets = 200, metrics = createMetrics(targets)): Promise<string> {
   const server = createHttpServer({
     telemetryPath: '/metrics',
     render: createRenderer(metrics.registry),
@@ -103,6 +107,32 @@ describe('gzip on /metrics', () => {
     const identity = await get(url, { 'accept-encoding': 'identity' });
     expect(identity.headers['content-encoding']).toBeUndefined();
     expect(identity.body.equals(gunzipSync(zipped.body))).toBe(true);
+  });
+
+  it('hands out one answer per body, and fresh headers once the body changed', async () => {
+    const metrics = createMetrics(20);
+    const render = createRenderer(metrics.registry);
+    await render(undefined, 'gzip'); // the first build
+    const first = render(undefined, 'gzip');
+    expect(first).not.toBeInstanceOf(Promise);
+    expect(render(undefined, 'gzip')).toBe(first); // same body, same answer: the server reuses its headers
+    expect(render(undefined, undefined)).not.toBe(first);
+
+    const url = await start(20, metrics);
+    const before = await get(url, { 'accept-encoding': 'gzip' });
+    expect(Number(before.headers['content-length'])).toBe(before.body.length);
+    metrics.target('t-0').setSnapshot({ up: [{ labels: { target: 't-0' }, value: 0 }] });
+    metrics.target('a-much-longer-target-name').setSnapshot({
+      up: [{ labels: { target: 'a-much-longer-target-name' }, value: 1 }],
+    });
+    const after = await get(url, { 'accept-encoding': 'gzip' });
+    expect(after.body.length).not.toBe(before.body.length);
+    expect(Number(after.headers['content-length'])).toBe(after.body.length);
+    expect(after.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(after.body).toString()).toContain('obshell_up{target="t-0"} 0');
+    const identity = await get(url);
+    expect(Number(identity.headers['content-length'])).toBe(identity.body.length);
+    expect(identity.headers['content-encoding']).toBeUndefined();
   });
 
   it('reads Accept-Encoding qualities', () => {
