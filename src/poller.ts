@@ -3,6 +3,7 @@
  * with bounded concurrency. Polls of one target never overlap (a busy target's tick is skipped
  * and counted), and a whole poll is cut at the interval. The single catch point of the loop.
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from './logger.js';
 import type { ExporterMetrics } from './metrics/registry.js';
@@ -45,6 +46,8 @@ export class Poller {
   #intervalMs: number;
   #task: ScheduledTask | undefined;
   #ready = false;
+  #stopped = false;
+  #plan: { slots: TargetSlot[]; intervalMs: number; steps: Map<number, TargetSlot[]> } | undefined;
 
   constructor(options: PollerOptions) {
     this.#options = options;
@@ -102,6 +105,7 @@ export class Poller {
 
   /** Stops the schedule; in-flight polls get `graceMs` to finish, then are aborted. */
   async stop(graceMs = 5000): Promise<void> {
+    this.#stopped = true;
     await this.#task?.destroy();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
@@ -142,14 +146,45 @@ export class Poller {
     this.#task = cron.schedule(this.#schedule, tick, { name: 'obshell-poll' });
   }
 
+  /** One timer per grid step of the spread (schedule.ts), not one per target. */
   #tick(): void {
-    for (const slot of this.#slots) {
-      const delay = spreadDelayMs(slot.tracker.name, this.#slots.length, this.#intervalMs);
+    for (const [delay, slots] of this.#steps()) {
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
-        void this.#poll(slot);
+        void this.#startStep(slots);
       }, delay);
       this.#timers.add(timer);
+    }
+  }
+
+  /**
+   * The targets of each grid step, kept until the targets or the interval change (an MD5 per
+   * target each tick held the loop for 25 ms at 1 000 targets).
+   */
+  #steps(): Map<number, TargetSlot[]> {
+    const plan = this.#plan;
+    if (plan?.slots === this.#slots && plan.intervalMs === this.#intervalMs) return plan.steps;
+    const steps = new Map<number, TargetSlot[]>();
+    for (const slot of this.#slots) {
+      const delay = spreadDelayMs(slot.tracker.name, this.#slots.length, this.#intervalMs);
+      const step = steps.get(delay);
+      if (step) step.push(slot);
+      else steps.set(delay, [slot]);
+    }
+    this.#plan = { slots: this.#slots, intervalMs: this.#intervalMs, steps };
+    return steps;
+  }
+
+  /**
+   * Starts the polls of a step one loop turn apart, letting I/O in between: starting a request
+   * costs ~0.2 ms of CPU, so the ~63 of a step at 1 000 targets, started in one go, held every
+   * scrape that arrived meanwhile for 15–20 ms, twice a second.
+   */
+  async #startStep(slots: readonly TargetSlot[]): Promise<void> {
+    for (const [i, slot] of slots.entries()) {
+      if (i > 0) await yieldToLoop();
+      if (this.#stopped) return;
+      void this.#poll(slot);
     }
   }
 

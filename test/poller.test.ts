@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createExporterMetrics } from '../src/metrics/registry.js';
 import type { TaskOutcome } from '../src/obshell/outcome.js';
 import { Poller, type TaskSource } from '../src/poller.js';
+import { spreadDelayMs } from '../src/schedule.js';
 import { TargetTracker } from '../src/target.js';
 import { dagJson } from './helpers/dag-builder.js';
 import { defaultLimits, noTask, ok } from './helpers/render.js';
@@ -144,5 +145,46 @@ describe('Poller', () => {
     text = await metrics.registry.metrics();
     expect(text).toContain('obshell_maintenance_task_present{target="added"} 0');
     expect(poller.statuses().map((s) => s.name)).toEqual(['keep', 'added']);
+  });
+
+  it('starts the polls of one spread step a loop turn apart, so a scrape is served in between', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `t-${i}`);
+    // Loop turns, counted by an immediate that re-queues itself (one per turn).
+    let turn = 0;
+    let counting = true;
+    const count = () => {
+      turn += 1;
+      if (counting) setImmediate(count);
+    };
+    const startedAt = new Map<string, number[]>();
+    const sources = Object.fromEntries(
+      names.map((name) => [
+        name,
+        {
+          fetchLastMaintenanceTask: () => {
+            startedAt.set(name, [...(startedAt.get(name) ?? []), turn]);
+            return Promise.resolve(noTask);
+          },
+          close: () => undefined,
+        } satisfies TaskSource,
+      ]),
+    );
+    const { poller } = createPoller(sources); // every second: 16 steps of 32 ms over 500 ms
+    await poller.start();
+    setImmediate(count);
+    await sleep(1700); // one scheduled round
+    counting = false;
+    const steps = new Map<number, string[]>();
+    for (const name of names) {
+      const delay = spreadDelayMs(name, names.length, 1000);
+      steps.set(delay, [...(steps.get(delay) ?? []), name]);
+    }
+    const shared = [...steps.values()].filter((step) => step.length > 1);
+    expect(shared.length).toBeGreaterThan(0);
+    for (const step of shared) {
+      const turns = step.map((name) => startedAt.get(name)?.[1]);
+      expect(turns.every((t) => t !== undefined)).toBe(true);
+      expect(new Set(turns).size).toBe(step.length); // never two starts in one turn
+    }
   });
 });
