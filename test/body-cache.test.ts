@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { gunzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { groupSize, largeBodyBytes } from '../src/metrics/body-cache.js';
+import { groupSize, largeBodyBytes, maxStaleBodyMs } from '../src/metrics/body-cache.js';
 import { createExporterMetrics, type ExporterMetrics } from '../src/metrics/registry.js';
 
 type Op =
@@ -118,9 +118,15 @@ describe('incremental /metrics body', () => {
     const first = await metrics.registry.exposition(type, 'gzip');
     expect(metrics.registry.cached(type, 'gzip')).toBe(first);
     apply(metrics, { kind: 'fail', target: 1, reason: 'timeout' });
-    expect(metrics.registry.cached(type, 'gzip')).toBeUndefined();
-    const second = gunzipSync(await metrics.registry.exposition(type, 'gzip')).toString('utf8');
+    // Built under maxStaleBodyMs ago: scrapes get it as it is, a poll does not cost a build each.
+    expect(metrics.registry.cached(type, 'gzip')).toBe(first);
+    const rebuilt = await metrics.registry.exposition(type, 'gzip'); // exposition() is always current
+    const second = gunzipSync(rebuilt).toString('utf8');
     expect(second).toContain('obshell_exporter_poll_errors_total{target="cluster-1",reason="timeout"} 1');
+    expect(metrics.registry.cached(type, 'gzip')).toBe(rebuilt);
+    apply(metrics, { kind: 'fail', target: 1, reason: 'connect' });
+    await new Promise((resolve) => setTimeout(resolve, maxStaleBodyMs + 10));
+    expect(metrics.registry.cached(type, 'gzip')).toBeUndefined(); // too old to serve stale: build
   });
 
   it('inflates a large body for identity scrapes at most once a second', async () => {

@@ -8,6 +8,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acceptsGzip, createRenderer } from '../src/exposition.js';
+import { maxStaleBodyMs } from '../src/metrics/body-cache.js';
 import { createExporterMetrics } from '../src/metrics/registry.js';
 import { createHttpServer, listen } from '../src/server.js';
 
@@ -125,6 +126,7 @@ describe('gzip on /metrics', () => {
     metrics.target('a-much-longer-target-name').setSnapshot({
       up: [{ labels: { target: 'a-much-longer-target-name' }, value: 1 }],
     });
+    await new Promise((resolve) => setTimeout(resolve, maxStaleBodyMs + 10)); // past the stale window
     const after = await get(url, { 'accept-encoding': 'gzip' });
     expect(after.body.length).not.toBe(before.body.length);
     expect(Number(after.headers['content-length'])).toBe(after.body.length);

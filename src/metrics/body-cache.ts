@@ -21,6 +21,15 @@ export type { Format } from './exposition-text.js';
 /** Process and Node.js metrics are re-read at most this often; they are sampled values anyway. */
 export const defaultMetricsMaxAgeMs = 1000;
 
+/**
+ * A body built this recently is served even when a poll finished since, so a body is at most this
+ * far behind the polls, and a scrape storm costs at most four builds a second instead of one per
+ * poll: at 1 000 targets that was ~67 builds a second, each stitching the 1.1 MB body, which held
+ * the p99 under wrk at 50–85 ms against a bare server's 38–54 ms (35 ms with this, measured).
+ * Prometheus, scraping every few seconds, always finds an older body and gets a current one.
+ */
+export const maxStaleBodyMs = 250;
+
 /** Content-Encoding of a served body. */
 export type Encoding = 'identity' | 'gzip';
 export const formatOf = (contentType: string): Format =>
@@ -103,7 +112,7 @@ export function createBodyCache(targets: () => readonly TargetMetrics[]) {
   /** Rendered text of each prom-client metric per format, dropped when the metric changes. */
   const metricText: Record<Format, Map<string, string>> = { text: new Map(), openmetrics: new Map() };
   const defaultsAt: Record<Format, number> = { text: -Infinity, openmetrics: -Infinity };
-  const bodies: Partial<Record<Format, { generation: number; body: CachedBody }>> = {};
+  const bodies: Partial<Record<Format, { generation: number; body: CachedBody; builtAt: number }>> = {};
   /** Family headers per format, each with the separator before it. */
   const headers: Record<Format, Segment[]> = {
     text: headerSegments('text'),
@@ -197,6 +206,12 @@ export function createBodyCache(targets: () => readonly TargetMetrics[]) {
       return cached?.generation === generation ? cached.body : undefined;
     },
 
+    /** The last body built, stale or not, when it is under `maxStaleBodyMs` old (see there). */
+    recent(format: Format): CachedBody | undefined {
+      const last = bodies[format];
+      return last && performance.now() - last.builtAt < maxStaleBodyMs ? last.body : undefined;
+    },
+
     /** Builds the body, reusing every segment nothing changed; yields to the loop in long builds. */
     async render(registry: Registry<RegistryContentType>, format: Format): Promise<CachedBody> {
       const hit = this.current(registry, format);
@@ -220,7 +235,7 @@ export function createBodyCache(targets: () => readonly TargetMetrics[]) {
       }
       segments.push(await tail(registry, format));
       const body: CachedBody = { zipped: gzipSegments(segments) };
-      bodies[format] = { generation: at, body };
+      bodies[format] = { generation: at, body, builtAt: performance.now() };
       return body;
     },
   };

@@ -53,13 +53,15 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
   }
 
   /**
-   * The bytes for `contentType` right now, when the cache is current and `encoding` is ready;
-   * undefined means: call exposition(). Lets the server answer in the request's own tick
+   * The bytes for `contentType` right now, when the cache is current or was built under
+   * maxStaleBodyMs ago, and `encoding` is ready; undefined means: call exposition(). Lets the server answer in the request's own tick
    * (perf: deferring a response by even one microtask costs ~25 % of req/s on small bodies).
    */
   cached(contentType: RegistryContentType, encoding: Encoding): Buffer | undefined {
-    if (this.#busy > 0) return undefined; // a build is queued: keep the order of scrapes
-    const body = this.#cache.current(this, formatOf(contentType));
+    const format = formatOf(contentType);
+    // While a build is queued, only a recent body jumps the queue; otherwise keep scrapes in order.
+    const current = this.#busy > 0 ? undefined : this.#cache.current(this, format);
+    const body = current ?? this.#cache.recent(format);
     if (!body) return undefined;
     if (encoding === 'gzip') return body.zipped;
     return Buffer.isBuffer(body.identity) ? body.identity : undefined;

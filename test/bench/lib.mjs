@@ -104,6 +104,23 @@ export async function cpuMsOf(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
 }
 
+/**
+ * Waits until a process uses under `maxShare` of a core over `windowMs` (at most `timeoutMs`).
+ * A server can keep working after wrk stopped (the Pushgateway finishes each queued 45 MB
+ * encoding), which would load the machine during the next server's run. Returns the ms waited.
+ */
+export async function settle(pid, { maxShare = 0.2, windowMs = 500, timeoutMs = 60_000 } = {}) {
+  const began = Date.now();
+  let before = await cpuMsOf(pid);
+  while (Date.now() - began < timeoutMs) {
+    await sleep(windowMs);
+    const now = await cpuMsOf(pid);
+    if (now - before < windowMs * maxShare) break;
+    before = now;
+  }
+  return Date.now() - began;
+}
+
 /** Runs a node script as a child and returns the JSON it prints last on stdout. */
 export async function runJson(script, args, options = {}) {
   const proc = start(process.execPath, [...(options.nodeArgs ?? []), script, ...args]);

@@ -31,6 +31,7 @@ import {
   median,
   rssOf,
   runJson,
+  settle,
   start,
   stop,
   stopAllSync,
@@ -206,9 +207,9 @@ async function scrapeBench(count, ctx) {
   if (!pushed.includes('obshell_up{')) throw new Error('pushgateway does not serve the pushed metrics');
 
   const servers = {
-    exporter: exporterUrl,
-    baseline: baselineUrl,
-    pushgateway: `${ctx.pushgatewayUrl}/metrics`,
+    exporter: { url: exporterUrl, pid: exporter.child.pid },
+    baseline: { url: baselineUrl, pid: baseline.child.pid },
+    pushgateway: { url: `${ctx.pushgatewayUrl}/metrics`, pid: ctx.pushgatewayPid },
   };
   const results = Object.fromEntries(
     encodings.map((e) => [e, { exporter: [], baseline: [], pushgateway: [] }]),
@@ -221,12 +222,14 @@ async function scrapeBench(count, ctx) {
     // (no server always follows the CPU-heavy Pushgateway), with a pause for the machine to settle.
     const rotated = [...order.slice(r % order.length), ...order.slice(0, r % order.length)];
     for (const encoding of encodings) {
-      for (const [name, url] of rotated) {
+      for (const [name, { url, pid }] of rotated) {
         await sleep(1000);
         const res = await wrk(url, seconds, encoding);
         results[encoding][name].push(res);
+        // The next run starts once this server is done with what wrk left queued (see settle).
+        const settledMs = await settle(pid);
         log(
-          `${count} targets, run ${r + 1}/${runs}, ${encoding}, ${name}: ${res.rps.toFixed(1)} req/s, p99 ${(res.p99_us / 1000).toFixed(1)} ms`,
+          `${count} targets, run ${r + 1}/${runs}, ${encoding}, ${name}: ${res.rps.toFixed(1)} req/s, p99 ${(res.p99_us / 1000).toFixed(1)} ms${settledMs > 1000 ? `, busy ${(settledMs / 1000).toFixed(1)} s after wrk` : ''}`,
         );
       }
     }
@@ -507,7 +510,7 @@ async function mainBench() {
     ]);
     const pushgatewayUrl = `http://127.0.0.1:${pgPort}`;
     await waitFor('pushgateway', async () => (await httpRequest(`${pushgatewayUrl}/-/ready`)).status === 200);
-    const ctx = { dir, simulatorUrl, runningUrl, pushgatewayUrl };
+    const ctx = { dir, simulatorUrl, runningUrl, pushgatewayUrl, pushgatewayPid: pushgateway.child.pid };
 
     const scrape = [];
     for (const count of targetCounts) scrape.push(await scrapeBench(count, ctx));
