@@ -2,11 +2,11 @@
  * Poll path, in process: what one target poll costs the exporter in CPU (auth header, request, JSON
  * parse, validation, mapping, snapshot, cumulative metrics), from process.cpuUsage over many cycles.
  * The agent (simulator or dag-agent.mjs) runs in another process, so its CPU is not counted. Each cycle
- * polls every target as the poller does (at most 64 at a time), then renders /metrics once, timed apart.
+ * polls every target as the poller does (at most 64 at a time), then renders /metrics once (gzip, as
+ * Prometheus asks), timed apart.
  *
  * node poll-cpu.mjs <agent url> <targets> <polls to measure>
  */
-import { Buffer } from 'node:buffer';
 import { Writable } from 'node:stream';
 import { createExporterMetrics } from '../../dist/src/metrics/registry.js';
 import { createLogger } from '../../dist/src/logger.js';
@@ -48,6 +48,7 @@ async function cycle() {
   );
 }
 
+const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const cpuMs = (u) => (u.user + u.system) / 1000;
 await cycle(); // warm-up: keys, /info, JIT
 await cycle();
@@ -59,7 +60,9 @@ for (let i = 0; i < cycles; i++) {
   await cycle();
   pollCpu += cpuMs(process.cpuUsage(before));
   const r = process.cpuUsage();
-  bodyBytes = Buffer.byteLength(await metrics.registry.metrics());
+  // As Prometheus scrapes: gzip (identity would add an inflation and a string per render).
+  const zipped = await metrics.registry.exposition(PROMETHEUS_CONTENT_TYPE, 'gzip');
+  bodyBytes = zipped.readUInt32LE(zipped.length - 4); // the gzip trailer's ISIZE: the text's length
   renders.push(cpuMs(process.cpuUsage(r)));
 }
 for (const t of targets) t.client.close();
