@@ -172,7 +172,11 @@ describe('Poller', () => {
     const { poller } = createPoller(sources); // every second: 16 steps of 32 ms over 500 ms
     await poller.start();
     setImmediate(count);
-    await sleep(1700); // one scheduled round
+    // One scheduled round: every target started a second time (the first is start()'s round).
+    for (let waited = 0; waited < 10_000; waited += 50) {
+      if (names.every((name) => (startedAt.get(name)?.length ?? 0) >= 2)) break;
+      await sleep(50);
+    }
     counting = false;
     const steps = new Map<number, string[]>();
     for (const name of names) {
