@@ -48,8 +48,8 @@ export function createRenderer(
   // A scraper sends the same headers every time: the last negotiation is reused (hot path).
   let last = { accept: '', contentType: Registry.PROMETHEUS_CONTENT_TYPE as RegistryContentType };
   let lastEncoding = { acceptEncoding: '', gzip: false };
-  /** The last answers handed out (gzip and identity, text and OpenMetrics), newest first. */
-  let answers: Rendered[] = [];
+  /** The last answer per content type and encoding; only the latest body of each is kept. */
+  const answers = new Map<string, Rendered>();
   return (accept, acceptEncoding) => {
     if ((accept ?? '') !== last.accept) {
       last = {
@@ -68,12 +68,13 @@ export function createRenderer(
       const { gzip } = lastEncoding;
       const rendered = (body: Buffer): Rendered => {
         // The same answer object while the body is current: the server reuses its headers.
-        const hit = answers.find((a) => a.body === body && a.contentType === contentType);
-        if (hit) return hit;
+        const key = gzip ? `gzip ${contentType}` : contentType;
+        const last = answers.get(key);
+        if (last?.body === body) return last;
         const answer: Rendered = gzip
           ? { contentType, body, contentEncoding: 'gzip' }
           : { contentType, body };
-        answers = [answer, ...answers.slice(0, 3)];
+        answers.set(key, answer);
         return answer;
       };
       // Current bytes are answered in the same tick; otherwise render (or wait for the compression).

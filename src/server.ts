@@ -45,19 +45,21 @@ function send(
 
 type Answer = [status: number, contentType: string, body: string | Buffer];
 
-/** A GET/HEAD route; HEAD gets the headers only. A ready answer is sent in the same tick. */
+/** Replies in the same tick when the answer is ready (no promise on the hot path), else after it. */
+function whenReady<T>(answer: T | Promise<T>, reply: (value: T) => void): Promise<void> | undefined {
+  if (answer instanceof Promise) return answer.then(reply);
+  reply(answer);
+  return undefined;
+}
+
+/** A GET/HEAD route; HEAD gets the headers only. */
 function page(answer: (req: IncomingMessage) => Answer | Promise<Answer>): Route {
   return {
     methods: read,
-    handle: (req, res) => {
-      const reply = ([status, contentType, body]: Answer): void => {
+    handle: (req, res) =>
+      whenReady(answer(req), ([status, contentType, body]) => {
         send(res, status, contentType, body, req.method === 'HEAD');
-      };
-      const answered = answer(req);
-      if (answered instanceof Promise) return answered.then(reply);
-      reply(answered);
-      return undefined;
-    },
+      }),
   };
 }
 
@@ -79,23 +81,14 @@ function metricsHeaders({ contentType, body, contentEncoding }: Rendered): Outgo
  */
 function metricsRoute(render: ServerOptions['render']): Route {
   let last: { rendered: Rendered; headers: OutgoingHttpHeaders } | undefined;
-  const reply = (req: IncomingMessage, res: ServerResponse, rendered: Rendered): void => {
-    if (last?.rendered !== rendered) last = { rendered, headers: metricsHeaders(rendered) };
-    res.writeHead(200, last.headers);
-    res.end(req.method === 'HEAD' ? undefined : rendered.body);
-  };
   return {
     methods: read,
-    handle: (req, res) => {
-      const rendered = render(req.headers.accept, req.headers['accept-encoding']);
-      if (rendered instanceof Promise) {
-        return rendered.then((r) => {
-          reply(req, res, r);
-        });
-      }
-      reply(req, res, rendered);
-      return undefined;
-    },
+    handle: (req, res) =>
+      whenReady(render(req.headers.accept, req.headers['accept-encoding']), (rendered) => {
+        if (last?.rendered !== rendered) last = { rendered, headers: metricsHeaders(rendered) };
+        res.writeHead(200, last.headers);
+        res.end(req.method === 'HEAD' ? undefined : rendered.body);
+      }),
   };
 }
 

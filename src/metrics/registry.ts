@@ -54,8 +54,9 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
 
   /**
    * The bytes for `contentType` right now, when the cache is current or was built under
-   * maxStaleBodyMs ago, and `encoding` is ready; undefined means: call exposition(). Lets the server answer in the request's own tick
-   * (perf: deferring a response by even one microtask costs ~25 % of req/s on small bodies).
+   * maxStaleBodyMs ago, and `encoding` is ready; undefined means: call exposition(). Lets the
+   * server answer in the request's own tick (perf: deferring a response by even one microtask
+   * costs ~25 % of req/s on small bodies).
    */
   cached(contentType: RegistryContentType, encoding: Encoding): Buffer | undefined {
     const format = formatOf(contentType);
