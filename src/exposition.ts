@@ -48,8 +48,8 @@ export function createRenderer(
   // A scraper sends the same headers every time: the last negotiation is reused (hot path).
   let last = { accept: '', contentType: Registry.PROMETHEUS_CONTENT_TYPE as RegistryContentType };
   let lastEncoding = { acceptEncoding: '', gzip: false };
-  /** The last answer per content type and encoding; only the latest body of each is kept. */
-  const answers = new Map<string, Rendered>();
+  /** The last answer per content type, identity and gzip; only the latest body of each is kept. */
+  const answers = { identity: new Map<string, Rendered>(), gzip: new Map<string, Rendered>() };
   return (accept, acceptEncoding) => {
     if ((accept ?? '') !== last.accept) {
       last = {
@@ -68,13 +68,13 @@ export function createRenderer(
       const { gzip } = lastEncoding;
       const rendered = (body: Buffer): Rendered => {
         // The same answer object while the body is current: the server reuses its headers.
-        const key = gzip ? `gzip ${contentType}` : contentType;
-        const last = answers.get(key);
+        const kept = gzip ? answers.gzip : answers.identity;
+        const last = kept.get(contentType);
         if (last?.body === body) return last;
         const answer: Rendered = gzip
           ? { contentType, body, contentEncoding: 'gzip' }
           : { contentType, body };
-        answers.set(key, answer);
+        kept.set(contentType, answer);
         return answer;
       };
       // Current bytes are answered in the same tick; otherwise render (or wait for the compression).
