@@ -5,7 +5,7 @@
  * anything it depends on changes: the data, the poll time of a running task, or the configuration.
  */
 import type { ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createObshellClient, type ObshellClient } from '../src/obshell/client.js';
 import type { TaskOutcome } from '../src/obshell/outcome.js';
 import { TargetTracker } from '../src/target.js';
@@ -59,6 +59,70 @@ describe('client: the same data bytes give the same DAG object', () => {
     const after = await poll();
     expect(after.dag).not.toBe(before.dag);
     expect(after.dag.state).toBe('FAILED');
+  });
+});
+
+describe('client: unchanged data bytes are not parsed again, and every envelope still counts', () => {
+  let fake: FakeAgent;
+  let client: ObshellClient;
+  const data = JSON.stringify(dagJson({ id: '8', name: 'Unit scale out', state: 'SUCCEED', end: 30 }));
+  /** The raw envelope before the data, so a test can set its fields and their order. */
+  let head = '';
+  let trace = 0;
+  beforeAll(async () => {
+    fake = await startFakeAgent({ password: 'pw' });
+    fake.route(maintainPath, (_req, res: ServerResponse) => {
+      trace += 1;
+      const text = `{${head.replaceAll('TRACE', `trace-${trace}`)}"data":${data}}`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(text);
+    });
+    client = createObshellClient({ urls: [fake.url], password: () => 'pw', timeoutMs: 3000 });
+  });
+  afterAll(async () => {
+    client.close();
+    await fake.close();
+  });
+  const okHead = '"successful":true,"timestamp":"t","duration":1,"status":200,"traceId":"TRACE",';
+  /** The strings JSON.parse saw during one poll that hold the DAG (its name is in the data only). */
+  const dataParsesDuring = async (): Promise<{ outcome: TaskOutcome; dataParses: number }> => {
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const outcome = await client.fetchLastMaintenanceTask();
+      const dataParses = parse.mock.calls.filter(([text]) => text.includes('Unit scale out')).length;
+      return { outcome, dataParses };
+    } finally {
+      parse.mockRestore();
+    }
+  };
+
+  it('parses only the envelope when the data bytes are those of the last poll', async () => {
+    head = okHead;
+    const first = await dataParsesDuring();
+    const second = await dataParsesDuring();
+    expect(first.dataParses).toBe(1);
+    expect(second.dataParses).toBe(0);
+    expect(second.outcome).toMatchObject({ kind: 'ok', traceId: `trace-${trace}` });
+    if (first.outcome.kind !== 'ok' || second.outcome.kind !== 'ok') throw new Error('expected ok');
+    expect(second.outcome.dag).toBe(first.outcome.dag);
+  });
+
+  it('still fails a poll whose envelope says unsuccessful around the same data', async () => {
+    head = okHead;
+    await dataParsesDuring();
+    head = '"successful":false,"status":200,"traceId":"TRACE","error":{"errCode":"Some.Error"},';
+    const { outcome } = await dataParsesDuring();
+    expect(outcome).toMatchObject({ kind: 'failure', reason: 'api', errCode: 'Some.Error' });
+  });
+
+  it('decodes the whole answer when a nested "data": key comes first, with the same result', async () => {
+    head = okHead;
+    const before = await dataParsesDuring();
+    head = `"meta":{"data":1},${okHead}`;
+    const after = await dataParsesDuring();
+    expect(after.dataParses).toBe(1);
+    expect(after.outcome).toMatchObject({ kind: 'ok', traceId: `trace-${trace}` });
+    if (before.outcome.kind !== 'ok' || after.outcome.kind !== 'ok') throw new Error('expected ok');
+    expect(after.outcome.dag).toEqual(before.outcome.dag);
   });
 });
 

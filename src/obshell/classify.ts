@@ -111,6 +111,22 @@ export function decodeEnvelope({ status, body }: RawAnswer): DecodedAnswer {
   return { kind: 'envelope', status, envelope: parsed.data };
 }
 
+/**
+ * The envelope of an answer whose data bytes are known already: the body up to its `"data":` key
+ * (at `dataAt`), closed with `"data":null}`, so the data is not parsed again. Undefined when that
+ * is no valid envelope (the first `"data":` was a nested key): the caller decodes the whole answer.
+ */
+export function decodeEnvelopeHead(body: Buffer, dataAt: number): Envelope | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(`${body.toString('utf8', 0, dataAt)}"data":null}`);
+  } catch {
+    return undefined;
+  }
+  const parsed = envelopeSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** zod parse that also survives RangeError on pathological input. */
 export function safeParse<T extends z.ZodType>(
   schema: T,
