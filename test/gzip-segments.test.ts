@@ -36,6 +36,17 @@ describe('gzipSegments', () => {
     expect(out.stdout.toString('utf8')).toBe(texts.join(''));
   });
 
+  it('keeps each segment on memory of its own size, not on zlib’s 16 KB output chunk', () => {
+    const small = compressSegment('obshell_up{target="a"} 1\n'.repeat(20));
+    const large = compressSegment(Array.from({ length: 5000 }, (_, i) => `a{i="${i}"} ${i}\n`).join(''));
+    for (const { deflated } of [small, large]) {
+      expect(deflated.buffer.byteLength).toBe(deflated.byteLength);
+      expect(deflated.byteOffset).toBe(0);
+    }
+    expect(small.deflated.byteLength).toBeLessThan(200);
+    expect(gunzipSync(gzipSegments([small, large])).toString('utf8')).toMatch(/^obshell_up.*a\{i="4999"\} 4999\n$/s);
+  });
+
   it('combines CRCs as zlib does', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 3000 }), (a, b) => {

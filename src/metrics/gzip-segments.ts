@@ -28,11 +28,23 @@ const level = 6;
 export function compressSegment(text: string): Segment {
   const bytes = Buffer.from(text, 'utf8');
   return {
-    deflated: deflateRawSync(bytes, { level, finishFlush: constants.Z_SYNC_FLUSH }),
+    deflated: ownBytes(deflateRawSync(bytes, { level, finishFlush: constants.Z_SYNC_FLUSH })),
     crc: crc32(bytes),
     length: bytes.length,
     shift: x2nmodp(bytes.length, 3),
   };
+}
+
+/**
+ * `buffer` on memory of its own size. zlib's sync API returns a one-chunk result as a slice of its
+ * 16 KB output chunk, so a kept segment of a few hundred bytes held all 16 KB: ~7 MB of the C heap
+ * at 1 000 targets (415 segments, measured in a heap snapshot).
+ */
+function ownBytes(buffer: Buffer): Buffer {
+  if (buffer.byteLength === buffer.buffer.byteLength) return buffer;
+  const own = Buffer.from(new ArrayBuffer(buffer.byteLength));
+  buffer.copy(own);
+  return own;
 }
 
 /** gzip header: deflate, no flags, no mtime, OS unknown (RFC 1952). */
