@@ -37,6 +37,7 @@ import {
   stopAllSync,
   waitFor,
 } from './lib.mjs';
+import { deploymentLimits, memoryCgroup } from './memory-limit.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..', '..');
@@ -150,17 +151,25 @@ async function steadyState(pid, url, seconds) {
 
 const metricValue = (text, name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 
-async function scrapeBench(count, ctx) {
-  const dir = ctx.dir;
-  const configFile = join(dir, `targets-${count}.yml`);
+/**
+ * The built exporter with `count` targets, started (inside `cgroup` with `nodeOptions` when given)
+ * and polled once through: its process, /metrics URL, first-round time, first gzip body and idle memory.
+ */
+async function launchExporter(count, ctx, { cgroup, nodeOptions } = {}) {
+  const configFile = join(ctx.dir, `targets-${count}.yml`);
   writeFileSync(configFile, configFor(count, ctx.simulatorUrl));
   const port = await freePort();
-  const exporter = start(
+  const command = [
     process.execPath,
     [main, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
-    { env: { ...process.env, OBSHELL_PASSWORD: password } },
-  );
-  const exporterUrl = `http://127.0.0.1:${port}/metrics`;
+  ];
+  const env = {
+    ...process.env,
+    OBSHELL_PASSWORD: password,
+    ...(nodeOptions && { NODE_OPTIONS: nodeOptions }),
+  };
+  const exporter = start(...(cgroup ? cgroup.wrap(...command) : command), { env });
+  const url = `http://127.0.0.1:${port}/metrics`;
   const t0 = Date.now();
   await waitFor(`exporter with ${count} targets`, async () => {
     if (exporter.child.exitCode !== null)
@@ -169,9 +178,8 @@ async function scrapeBench(count, ctx) {
   });
   const firstRoundMs = Date.now() - t0;
   // Asked as Prometheus asks (gzip), so the idle figures are those of a Prometheus-scraped exporter.
-  const first = await httpRequest(exporterUrl, { headers: { 'accept-encoding': 'gzip' } });
+  const first = await httpRequest(url, { headers: { 'accept-encoding': 'gzip' } });
   if (first.headers['content-encoding'] !== 'gzip') throw new Error('exporter did not gzip /metrics');
-  const gzipBytes = first.body.length;
   const body = gunzipSync(first.body);
   const text = body.toString('utf8');
   if (!text.includes('obshell_up{target="bench-0000"} 1'))
@@ -180,6 +188,43 @@ async function scrapeBench(count, ctx) {
     rss: await rssOf(exporter.child.pid),
     heapUsed: metricValue(text, 'nodejs_heap_size_used_bytes'),
   };
+  return { exporter, url, firstRoundMs, gzipped: first.body, body, text, idle };
+}
+
+/**
+ * The largest fleet once more, as deploy/kubernetes/deployment.yaml runs it: the container's memory
+ * limit as a real memory cgroup and the manifest's NODE_OPTIONS, on its own schedule.
+ */
+async function deployedBench(count, ctx) {
+  const limits = deploymentLimits(root);
+  const cgroup = memoryCgroup(limits.bytes);
+  const setup = { targets: count, memoryLimit: limits.memory, nodeOptions: limits.nodeOptions };
+  if (!cgroup.dir) {
+    log(`as deployed: not measured (${cgroup.reason})`);
+    return { ...setup, skipped: cgroup.reason };
+  }
+  try {
+    const { exporter, url, idle } = await launchExporter(count, ctx, {
+      cgroup,
+      nodeOptions: limits.nodeOptions,
+    });
+    const steady = await steadyState(exporter.child.pid, url, steadySeconds);
+    await stop(exporter);
+    log(
+      `${count} targets as deployed (memory limit ${limits.memory}, NODE_OPTIONS=${limits.nodeOptions}), own schedule ${steady.seconds} s: CPU ${steady.cpuPct.toFixed(1)} % of a core, RSS mean ${mb(steady.rssMean)} MB, max ${mb(steady.rssMax)} MB`,
+    );
+    return { ...setup, idle, steady };
+  } finally {
+    cgroup.close();
+  }
+}
+
+async function scrapeBench(count, ctx) {
+  const dir = ctx.dir;
+  const launched = await launchExporter(count, ctx);
+  const { exporter, firstRoundMs, idle, text, body } = launched;
+  const exporterUrl = launched.url;
+  const gzipBytes = launched.gzipped.length;
 
   const steady = await steadyState(exporter.child.pid, exporterUrl, steadySeconds);
   log(
@@ -189,7 +234,7 @@ async function scrapeBench(count, ctx) {
   const bodyFile = join(dir, `body-${count}.prom`);
   writeFileSync(bodyFile, body);
   const gzipFile = join(dir, `body-${count}.prom.gz`);
-  writeFileSync(gzipFile, first.body);
+  writeFileSync(gzipFile, launched.gzipped);
   const basePort = await freePort();
   const baseline = start(process.execPath, [
     join(here, 'baseline-server.mjs'),
@@ -408,6 +453,12 @@ function report(result) {
       ['heap loaded MB', (r) => mb(r.exporterMemory.loaded.heapUsed)],
     ]),
   );
+  const d = result.deployed;
+  out.push(
+    d.skipped
+      ? `As deployed (deploy/kubernetes: memory limit ${d.memoryLimit}, NODE_OPTIONS=${d.nodeOptions}): not measured, ${d.skipped}`
+      : `As deployed (deploy/kubernetes: memory limit ${d.memoryLimit} as a memory cgroup, NODE_OPTIONS=${d.nodeOptions}), ${d.targets} targets on their own schedule for ${d.steady.seconds} s: CPU ${f1(d.steady.cpuPct)} % of a core, RSS mean ${mb(d.steady.rssMean)} MB, max ${mb(d.steady.rssMax)} MB (idle ${mb(d.idle.rss)} MB)`,
+  );
   out.push(
     `Churn: ${m.churns} task churns at ${m.targets} targets (after warm-up -> median of 10 readings in each half):` +
       ` RSS ${mb(m.warm.rss)} -> ${mb(m.half.rss)} -> ${mb(m.end.rss)} MB (2nd half ${f1(m.rssGrowthPct)} %),` +
@@ -440,6 +491,10 @@ function report(result) {
     ]),
   );
   const at = (n) => result.scrape.find((r) => r.targets === n);
+  const deployedAt1000 = !d.skipped && d.targets === 1000;
+  // Idle after the first round and at every reading on the schedule.
+  const rssUnder150 = (r) =>
+    (r.idle ?? r.exporterMemory.idle).rss < 150 * 1048576 && r.steady.rssMax < 150 * 1048576;
   const goals = [
     [
       'exporter/baseline >= 0.8 at 100 targets',
@@ -464,13 +519,22 @@ function report(result) {
     [
       '1000 targets every 15 s < 7 % of a core (the whole exporter process on its schedule)',
       at(1000) && at(1000).steady.cpuPct < 7,
-      at(1000) && `${f1(at(1000).steady.cpuPct)} %`,
+      at(1000) &&
+        `${f1(at(1000).steady.cpuPct)} % (default heap)${deployedAt1000 ? `; ${f1(d.steady.cpuPct)} % as deployed` : ''}`,
     ],
     [
-      'RSS < 150 MB at 1000 targets',
-      at(1000) && at(1000).exporterMemory.idle.rss < 150 * 1048576 && at(1000).steady.rssMax < 150 * 1048576,
+      'RSS < 150 MB at 1000 targets (default heap, or as deployed)',
+      at(1000) && (rssUnder150(at(1000)) || (deployedAt1000 && rssUnder150(d))),
       at(1000) &&
-        `${mb(at(1000).exporterMemory.idle.rss)} MB idle, ${mb(at(1000).steady.rssMean)} MB mean / ${mb(at(1000).steady.rssMax)} MB max on schedule, ${mb(at(1000).exporterMemory.loaded.rss)} MB after wrk`,
+        `default heap: ${mb(at(1000).exporterMemory.idle.rss)} MB idle, ${mb(at(1000).steady.rssMean)} MB mean / ${mb(at(1000).steady.rssMax)} MB max on schedule, ${mb(at(1000).exporterMemory.loaded.rss)} MB after wrk` +
+          (deployedAt1000
+            ? `; as deployed: ${mb(d.idle.rss)} MB idle, ${mb(d.steady.rssMean)} MB mean / ${mb(d.steady.rssMax)} MB max`
+            : ''),
+    ],
+    [
+      'CPU and RSS goals both met in one of those two setups',
+      at(1000) && [at(1000), deployedAt1000 && d].some((r) => r && r.steady.cpuPct < 7 && rssUnder150(r)),
+      at(1000) && (deployedAt1000 ? 'see the two lines above' : 'as deployed not measured'),
     ],
     [
       '< 5 % growth over the churn',
@@ -522,6 +586,7 @@ async function mainBench() {
 
     const scrape = [];
     for (const count of targetCounts) scrape.push(await scrapeBench(count, ctx));
+    const deployed = await deployedBench(Math.max(...targetCounts), ctx);
     await stop(pushgateway);
     const poll = await pollBench(ctx);
     log('memory churn');
@@ -543,6 +608,7 @@ async function mainBench() {
       options: { runs, duration, connections, targetCounts },
       seconds: Math.round((Date.now() - began) / 1000),
       scrape,
+      deployed,
       poll,
       memory,
     };
