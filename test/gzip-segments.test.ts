@@ -44,7 +44,9 @@ describe('gzipSegments', () => {
       expect(deflated.byteOffset).toBe(0);
     }
     expect(small.deflated.byteLength).toBeLessThan(200);
-    expect(gunzipSync(gzipSegments([small, large])).toString('utf8')).toMatch(/^obshell_up.*a\{i="4999"\} 4999\n$/s);
+    expect(gunzipSync(gzipSegments([small, large])).toString('utf8')).toMatch(
+      /^obshell_up.*a\{i="4999"\} 4999\n$/s,
+    );
   });
 
   it('combines CRCs as zlib does', () => {
