@@ -221,10 +221,16 @@ async function deployedBench(count, ctx) {
 
 async function scrapeBench(count, ctx) {
   const dir = ctx.dir;
-  const launched = await launchExporter(count, ctx);
-  const { exporter, firstRoundMs, idle, text, body } = launched;
-  const exporterUrl = launched.url;
-  const gzipBytes = launched.gzipped.length;
+  const {
+    exporter,
+    url: exporterUrl,
+    firstRoundMs,
+    gzipped,
+    body,
+    text,
+    idle,
+  } = await launchExporter(count, ctx);
+  const gzipBytes = gzipped.length;
 
   const steady = await steadyState(exporter.child.pid, exporterUrl, steadySeconds);
   log(
@@ -234,7 +240,7 @@ async function scrapeBench(count, ctx) {
   const bodyFile = join(dir, `body-${count}.prom`);
   writeFileSync(bodyFile, body);
   const gzipFile = join(dir, `body-${count}.prom.gz`);
-  writeFileSync(gzipFile, launched.gzipped);
+  writeFileSync(gzipFile, gzipped);
   const basePort = await freePort();
   const baseline = start(process.execPath, [
     join(here, 'baseline-server.mjs'),
