@@ -57,6 +57,22 @@ describe('obshell client: time budget and retries (real sockets)', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('keeps each client to its own budget while clients of other budgets share the HTTP layer', async () => {
+    const agent = await agentWith();
+    agent.route(taskRoute, () => undefined); // hold every request open
+    const short = clientFor({ urls: [agent.url], timeoutMs: 300 });
+    const long = clientFor({ urls: [agent.url], timeoutMs: 1500 });
+    const started = Date.now();
+    const elapsed = (p: Promise<{ kind: string }>) => p.then((o) => ({ o, ms: Date.now() - started }));
+    const [a, b] = await Promise.all([
+      elapsed(short.fetchLastMaintenanceTask()),
+      elapsed(long.fetchLastMaintenanceTask()),
+    ]);
+    expect([a.o, b.o]).toMatchObject([{ reason: 'timeout' }, { reason: 'timeout' }]);
+    expect(a.ms).toBeLessThan(1000);
+    expect(b.ms).toBeGreaterThanOrEqual(1400);
+  });
+
   it('retries a connection reset with a fresh, valid header and then succeeds', async () => {
     const agent = await agentWith();
     let resets = 0;
@@ -260,7 +276,9 @@ describe('obshell transport: got defaults', () => {
     const instance = createGot({ ...options, unixSockets: false }, {}, agents);
     expect(instance.defaults.options.cacheOptions).toEqual({});
     expect(Object.keys(instance.defaults.options.cacheOptions)).toHaveLength(0);
-    expect(instance.defaults.options.timeout.request).toBe(1000); // the rest of the defaults are intact
+    expect(instance.defaults.options.responseType).toBe('buffer'); // the rest of the defaults are intact
+    // No per-phase timers on every request: the transport's own budget ends a request in any phase.
+    expect(instance.defaults.options.timeout).toEqual({});
 
     const agent = await agentWith();
     const outcome = await clientFor({ urls: [agent.url] }).fetchLastMaintenanceTask();
