@@ -6,6 +6,7 @@
  */
 import { catalogue, snapshotGauges, taskGauges, type MetricKey } from './catalogue.js';
 import { escapeLabelValue, formatValue, renderSamples } from './exposition-text.js';
+import { packText, unpackText, type PackedText } from './packed-text.js';
 import type { SeriesSet } from './sample.js';
 
 export type CounterKey = 'pollErrors' | 'pollsSkipped' | 'labelOverflows' | 'taskFailures' | 'subtaskRetries';
@@ -46,7 +47,8 @@ export class TargetMetrics {
   /** Bumped by every change of a family (index as in targetFamilies). */
   readonly versions = new Uint32Array(targetFamilies.length);
   readonly #changed: () => void;
-  readonly #snapshot: string[] = snapshotGauges.map(() => '');
+  /** The gauge text per family, long text deflated (packed-text.ts). */
+  readonly #snapshot: PackedText[] = snapshotGauges.map(() => '');
   readonly #counters = new Map<CounterKey, Map<string, CounterSeries>>();
   readonly #histograms = new Map<HistogramKey, Map<string, HistogramSeries>>();
 
@@ -64,8 +66,8 @@ export class TargetMetrics {
     snapshotGauges.forEach((key, f) => {
       if (keepTask && isTaskGauge(key)) return;
       const text = renderSamples(catalogue[key].name, series[key] ?? []);
-      if (text === this.#snapshot[f]) return;
-      this.#snapshot[f] = text;
+      if (text === unpackText(this.#snapshot[f] ?? '')) return;
+      this.#snapshot[f] = packText(text);
       this.#bump(f);
     });
   }
@@ -96,7 +98,7 @@ export class TargetMetrics {
 
   /** The sample lines of family `f` (index in targetFamilies), '' when it has none. */
   text(f: number): string {
-    if (f < snapshotGauges.length) return this.#snapshot[f] ?? '';
+    if (f < snapshotGauges.length) return unpackText(this.#snapshot[f] ?? '');
     const key = targetFamilies[f] as CounterKey | HistogramKey;
     return key === 'taskDuration' || key === 'nodeDuration'
       ? this.#renderHistogram(key)
