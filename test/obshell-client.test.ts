@@ -317,22 +317,36 @@ describe('obshell client: several agents', () => {
 });
 
 describe('obshell client: info cache', () => {
-  it('re-reads /api/v1/info after 60 s and after a failure', async () => {
+  it('re-reads /api/v1/info after 10 minutes, after a failure and after the task changed', async () => {
     const agent = await agentWith();
     let now = Date.now();
     const client = clientFor([agent.url], { now: () => now });
     await client.fetchLastMaintenanceTask();
+    now += 590_000;
     await client.fetchLastMaintenanceTask();
     expect(agent.count('/api/v1/info')).toBe(1);
-    now += 61_000;
+    now += 11_000;
     await client.fetchLastMaintenanceTask();
     expect(agent.count('/api/v1/info')).toBe(2);
+    // The same task in a new state (an upgrade finishing): the poll after it re-reads /info.
+    agent.route(taskRoute, (_req, res) => {
+      send(res, 200, { data: { ...seedDag, state: 'FAILED' } });
+    });
+    await client.fetchLastMaintenanceTask();
+    expect(agent.count('/api/v1/info')).toBe(2);
+    await client.fetchLastMaintenanceTask();
+    await client.fetchLastMaintenanceTask(); // unchanged since: the cache holds again
+    expect(agent.count('/api/v1/info')).toBe(3);
+    agent.route(taskRoute, null);
+    await client.fetchLastMaintenanceTask(); // back to SUCCEED: one more re-read, on the next poll
+    await client.fetchLastMaintenanceTask();
+    expect(agent.count('/api/v1/info')).toBe(4);
     agent.route(taskRoute, (_req, res) => {
       sendError(res, 500, 'Common.Unexpected', 'boom');
     });
     await client.fetchLastMaintenanceTask();
     agent.route(taskRoute, null);
     expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
-    expect(agent.count('/api/v1/info')).toBe(3);
+    expect(agent.count('/api/v1/info')).toBe(5);
   });
 });
