@@ -663,7 +663,16 @@ describe('deploy/docker/Dockerfile', () => {
     expect(dockerfile).toContain('npm ci --omit=dev');
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/-\/healthy/m);
-    expect(dockerfile).toContain(`ENTRYPOINT ["node", "${pkg.bin['obshell-exporter']!}"]`);
+    expect(dockerfile).toContain(`ENTRYPOINT ["node", "--no-maglev", "${pkg.bin['obshell-exporter']!}"]`);
+  });
+
+  it("starts Node with flags Node accepts (the bench's as-deployed phase runs them on the image's major)", () => {
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    const nodeArgs = entrypoint.slice(1, -1);
+    expect(nodeArgs).toEqual(['--no-maglev']);
+    const run = spawnSync(process.execPath, [...nodeArgs, '-e', 'process.exit(7)'], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(7);
   });
 });
 

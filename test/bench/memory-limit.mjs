@@ -1,10 +1,13 @@
 /**
- * The exporter as deploy/kubernetes runs it: inside a memory limit, with the manifest's NODE_OPTIONS.
- * Node sizes V8's heap from the cgroup limit (a smaller young generation, a lower heap-growing
- * factor), so RSS and CPU differ from an unconstrained process on a 24 GB machine. The limit is a
- * real memory cgroup (v1 or v2) made under this process's own; without one (not root, no memory
- * controller) the phase is skipped with the reason.
+ * The exporter as deploy/ runs it: the image's Node major with its ENTRYPOINT's node flags
+ * (deploy/docker/Dockerfile), inside the manifest's memory limit with its NODE_OPTIONS
+ * (deploy/kubernetes). Node sizes V8's heap from the cgroup limit (a smaller young generation, a
+ * lower heap-growing factor), so RSS and CPU differ from an unconstrained process on a 24 GB
+ * machine, and Node majors differ in both. The limit is a real memory cgroup (v1 or v2) made under
+ * this process's own; without one (not root, no memory controller) the phase is skipped with the
+ * reason.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -19,6 +22,42 @@ export function deploymentLimits(root) {
   const bytes = Number(match[1]) * (match[2] === 'Gi' ? 1024 ** 3 : 1024 ** 2);
   const nodeOptions = (container.env ?? []).find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
   return { memory, bytes, nodeOptions };
+}
+
+/** The runtime image's Node major and the node flags of its ENTRYPOINT, from deploy/docker/Dockerfile. */
+export function imageRuntime(root) {
+  const dockerfile = readFileSync(join(root, 'deploy', 'docker', 'Dockerfile'), 'utf8');
+  const major = [...dockerfile.matchAll(/^FROM node:(\d+)/gm)].at(-1)?.[1];
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+  if (!major || !entrypoint) throw new Error('Dockerfile: cannot read the runtime Node major or ENTRYPOINT');
+  // ["node", ...flags, "dist/src/main.js"]
+  return { major: Number(major), nodeArgs: JSON.parse(entrypoint).slice(1, -1) };
+}
+
+/**
+ * A Node binary of that major: this one when it matches, else the npm package `node@<major>`'s
+ * (the official Linux build; npm exec caches it). { path, version } or { reason }.
+ */
+export function nodeOfMajor(major) {
+  if (process.versions.node.split('.')[0] === String(major)) {
+    return { path: process.execPath, version: process.version };
+  }
+  try {
+    const run = (command, args) =>
+      execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    const path = run('npm', [
+      'exec',
+      '--yes',
+      `--package=node@${major}`,
+      '--',
+      'node',
+      '-p',
+      'process.execPath',
+    ]);
+    return { path, version: run(path, ['--version']) };
+  } catch (error) {
+    return { reason: `cannot get Node ${major} from npm: ${String(error.message).split('\n')[0]}` };
+  }
 }
 
 /** A new memory cgroup limited to `bytes`: { dir, wrap(command, args), close() } or { reason }. */

@@ -37,7 +37,7 @@ import {
   stopAllSync,
   waitFor,
 } from './lib.mjs';
-import { deploymentLimits, memoryCgroup } from './memory-limit.mjs';
+import { deploymentLimits, imageRuntime, memoryCgroup, nodeOfMajor } from './memory-limit.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..', '..');
@@ -152,16 +152,27 @@ async function steadyState(pid, url, seconds) {
 const metricValue = (text, name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 
 /**
- * The built exporter with `count` targets, started (inside `cgroup` with `nodeOptions` when given)
- * and polled once through: its process, /metrics URL, first-round time, first gzip body and idle memory.
+ * The built exporter with `count` targets, started (by `node` with `nodeArgs`, inside `cgroup` with
+ * `nodeOptions` when given) and polled once through: its process, /metrics URL, first-round time,
+ * first gzip body and idle memory.
  */
-async function launchExporter(count, ctx, { cgroup, nodeOptions } = {}) {
+async function launchExporter(
+  count,
+  ctx,
+  { cgroup, nodeOptions, node = process.execPath, nodeArgs = [] } = {},
+) {
   const configFile = join(ctx.dir, `targets-${count}.yml`);
   writeFileSync(configFile, configFor(count, ctx.simulatorUrl));
   const port = await freePort();
   const command = [
-    process.execPath,
-    [main, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    node,
+    [
+      ...nodeArgs,
+      main,
+      `--config.file=${configFile}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
   ];
   const env = {
     ...process.env,
@@ -192,13 +203,25 @@ async function launchExporter(count, ctx, { cgroup, nodeOptions } = {}) {
 }
 
 /**
- * The largest fleet once more, as deploy/kubernetes/deployment.yaml runs it: the container's memory
- * limit as a real memory cgroup and the manifest's NODE_OPTIONS, on its own schedule.
+ * The largest fleet once more, as deploy/ runs it: the image's Node major and ENTRYPOINT flags
+ * (deploy/docker/Dockerfile), the container's memory limit as a real memory cgroup and the
+ * manifest's NODE_OPTIONS (deploy/kubernetes/deployment.yaml), on its own schedule. Without that
+ * Node major (npm unreachable) it runs on this Node and says so.
  */
 async function deployedBench(count, ctx) {
   const limits = deploymentLimits(root);
+  const image = imageRuntime(root);
+  const node = nodeOfMajor(image.major);
+  if (node.reason) log(`as deployed: on this Node instead of the image's (${node.reason})`);
+  const setup = {
+    targets: count,
+    memoryLimit: limits.memory,
+    nodeOptions: limits.nodeOptions,
+    imageNode: image.major,
+    node: node.version ?? process.version,
+    nodeArgs: image.nodeArgs,
+  };
   const cgroup = memoryCgroup(limits.bytes);
-  const setup = { targets: count, memoryLimit: limits.memory, nodeOptions: limits.nodeOptions };
   if (!cgroup.dir) {
     log(`as deployed: not measured (${cgroup.reason})`);
     return { ...setup, skipped: cgroup.reason };
@@ -207,16 +230,26 @@ async function deployedBench(count, ctx) {
     const { exporter, url, idle } = await launchExporter(count, ctx, {
       cgroup,
       nodeOptions: limits.nodeOptions,
+      node: node.path ?? process.execPath,
+      nodeArgs: image.nodeArgs,
     });
     const steady = await steadyState(exporter.child.pid, url, steadySeconds);
     await stop(exporter);
     log(
-      `${count} targets as deployed (memory limit ${limits.memory}, NODE_OPTIONS=${limits.nodeOptions}), own schedule ${steady.seconds} s: CPU ${steady.cpuPct.toFixed(1)} % of a core, RSS mean ${mb(steady.rssMean)} MB, max ${mb(steady.rssMax)} MB`,
+      `${count} targets as deployed (${deployedSetup(setup)}), own schedule ${steady.seconds} s: CPU ${steady.cpuPct.toFixed(1)} % of a core, RSS mean ${mb(steady.rssMean)} MB, max ${mb(steady.rssMax)} MB`,
     );
     return { ...setup, idle, steady };
   } finally {
     cgroup.close();
   }
+}
+
+/** How the as-deployed exporter ran, for the log and the report. */
+function deployedSetup(d) {
+  const node = `node ${d.node}${d.nodeArgs?.length ? ` ${d.nodeArgs.join(' ')}` : ''}`;
+  const image =
+    d.imageNode && !d.node.startsWith(`v${d.imageNode}.`) ? ` (the image has Node ${d.imageNode})` : '';
+  return `${node}${image}, memory limit ${d.memoryLimit} as a memory cgroup, NODE_OPTIONS=${d.nodeOptions}`;
 }
 
 async function scrapeBench(count, ctx) {
@@ -475,8 +508,8 @@ function report(result) {
   const d = result.deployed;
   out.push(
     d.skipped
-      ? `As deployed (deploy/kubernetes: memory limit ${d.memoryLimit}, NODE_OPTIONS=${d.nodeOptions}): not measured, ${d.skipped}`
-      : `As deployed (deploy/kubernetes: memory limit ${d.memoryLimit} as a memory cgroup, NODE_OPTIONS=${d.nodeOptions}), ${d.targets} targets on their own schedule for ${d.steady.seconds} s: CPU ${f1(d.steady.cpuPct)} % of a core, RSS mean ${mb(d.steady.rssMean)} MB, max ${mb(d.steady.rssMax)} MB (idle ${mb(d.idle.rss)} MB)`,
+      ? `As deployed (${deployedSetup(d)}): not measured, ${d.skipped}`
+      : `As deployed (deploy/: ${deployedSetup(d)}), ${d.targets} targets on their own schedule for ${d.steady.seconds} s: CPU ${f1(d.steady.cpuPct)} % of a core, RSS mean ${mb(d.steady.rssMean)} MB, max ${mb(d.steady.rssMax)} MB (idle ${mb(d.idle.rss)} MB)`,
   );
   out.push(
     `Churn: ${m.churns} task churns at ${m.targets} targets (after warm-up -> median of 10 readings in each half):` +
