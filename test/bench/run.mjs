@@ -203,22 +203,18 @@ async function launchExporter(
 }
 
 /**
- * The largest fleet once more, as deploy/ runs it: the image's Node major and ENTRYPOINT flags
+ * The largest fleet once more, as deploy/ runs it: the image's ENTRYPOINT flags on `node`
  * (deploy/docker/Dockerfile), the container's memory limit as a real memory cgroup and the
- * manifest's NODE_OPTIONS (deploy/kubernetes/deployment.yaml), on its own schedule. Without that
- * Node major (npm unreachable) it runs on this Node and says so.
+ * manifest's NODE_OPTIONS (deploy/kubernetes/deployment.yaml), on its own schedule.
  */
-async function deployedBench(count, ctx) {
+async function deployedBench(count, ctx, node, image) {
   const limits = deploymentLimits(root);
-  const image = imageRuntime(root);
-  const node = nodeOfMajor(image.major);
-  if (node.reason) log(`as deployed: on this Node instead of the image's (${node.reason})`);
   const setup = {
     targets: count,
     memoryLimit: limits.memory,
     nodeOptions: limits.nodeOptions,
     imageNode: image.major,
-    node: node.version ?? process.version,
+    node: node.version,
     nodeArgs: image.nodeArgs,
   };
   const cgroup = memoryCgroup(limits.bytes);
@@ -230,7 +226,7 @@ async function deployedBench(count, ctx) {
     const { exporter, url, idle } = await launchExporter(count, ctx, {
       cgroup,
       nodeOptions: limits.nodeOptions,
-      node: node.path ?? process.execPath,
+      node: node.path,
       nodeArgs: image.nodeArgs,
     });
     const steady = await steadyState(exporter.child.pid, url, steadySeconds);
@@ -242,6 +238,23 @@ async function deployedBench(count, ctx) {
   } finally {
     cgroup.close();
   }
+}
+
+/**
+ * As deployed on the image's Node major (fetched from npm when this machine runs another), and
+ * then on this machine's Node for comparison; on this Node only when the image's cannot be had.
+ */
+async function deployedBenches(count, ctx) {
+  const image = imageRuntime(root);
+  const thisNode = { path: process.execPath, version: process.version };
+  const imageNode = nodeOfMajor(image.major);
+  if (imageNode.reason) log(`as deployed: on this Node instead of the image's (${imageNode.reason})`);
+  const deployed = await deployedBench(count, ctx, imageNode.path ? imageNode : thisNode, image);
+  const onThisNode =
+    imageNode.path && imageNode.path !== thisNode.path
+      ? await deployedBench(count, ctx, thisNode, image)
+      : undefined;
+  return { deployed, deployedOnThisNode: onThisNode };
 }
 
 /** How the as-deployed exporter ran, for the log and the report. */
@@ -506,11 +519,17 @@ function report(result) {
     ]),
   );
   const d = result.deployed;
-  out.push(
-    d.skipped
-      ? `As deployed (${deployedSetup(d)}): not measured, ${d.skipped}`
-      : `As deployed (deploy/: ${deployedSetup(d)}), ${d.targets} targets on their own schedule for ${d.steady.seconds} s: CPU ${f1(d.steady.cpuPct)} % of a core, RSS mean ${mb(d.steady.rssMean)} MB, max ${mb(d.steady.rssMax)} MB (idle ${mb(d.idle.rss)} MB)`,
-  );
+  for (const [title, r] of [
+    ['As deployed', d],
+    ["The same on this machine's Node, for comparison", result.deployedOnThisNode],
+  ]) {
+    if (!r) continue;
+    out.push(
+      r.skipped
+        ? `${title} (${deployedSetup(r)}): not measured, ${r.skipped}`
+        : `${title} (deploy/: ${deployedSetup(r)}), ${r.targets} targets on their own schedule for ${r.steady.seconds} s: CPU ${f1(r.steady.cpuPct)} % of a core, RSS mean ${mb(r.steady.rssMean)} MB, max ${mb(r.steady.rssMax)} MB (idle ${mb(r.idle.rss)} MB)`,
+    );
+  }
   out.push(
     `Churn: ${m.churns} task churns at ${m.targets} targets (after warm-up -> median of 10 readings in each half):` +
       ` RSS ${mb(m.warm.rss)} -> ${mb(m.half.rss)} -> ${mb(m.end.rss)} MB (2nd half ${f1(m.rssGrowthPct)} %),` +
@@ -641,7 +660,7 @@ async function mainBench() {
 
     const scrape = [];
     for (const count of targetCounts) scrape.push(await scrapeBench(count, ctx));
-    const deployed = await deployedBench(Math.max(...targetCounts), ctx);
+    const { deployed, deployedOnThisNode } = await deployedBenches(Math.max(...targetCounts), ctx);
     await stop(pushgateway);
     const poll = await pollBench(ctx);
     log('memory churn');
@@ -664,6 +683,7 @@ async function mainBench() {
       seconds: Math.round((Date.now() - began) / 1000),
       scrape,
       deployed,
+      deployedOnThisNode,
       poll,
       memory,
     };
