@@ -5,7 +5,7 @@
  * serialised to keep concurrent scrapes apart.
  */
 import { Registry, type RegistryContentType } from 'prom-client';
-import { ExpositionRegistry } from './metrics/registry.js';
+import { ExpositionRegistry, type InflateOnSend } from './metrics/registry.js';
 
 /** Quality of each media range in an Accept header, e.g. `text/plain;version=0.0.4;q=0.3`. */
 function acceptQuality(accept: string, mediaType: string): number {
@@ -39,7 +39,13 @@ export function acceptsGzip(acceptEncoding: string | undefined): boolean {
   return star;
 }
 
-export type Rendered = { contentType: string; body: string | Buffer; contentEncoding?: 'gzip' };
+export type Rendered = {
+  contentType: string;
+  body: string | Buffer;
+  contentEncoding?: 'gzip';
+  /** Set when `body` is gzip bytes to send inflated (an identity scrape of a large body): their length. */
+  inflatedLength?: number;
+};
 
 export function createRenderer(
   registry: Registry<RegistryContentType>,
@@ -66,21 +72,24 @@ export function createRenderer(
         lastEncoding = { acceptEncoding: acceptEncoding ?? '', gzip: acceptsGzip(acceptEncoding) };
       }
       const { gzip } = lastEncoding;
-      const rendered = (body: Buffer): Rendered => {
+      const rendered = (answer: Buffer | InflateOnSend): Rendered => {
         // The same answer object while the body is current: the server reuses its headers.
         const kept = gzip ? answers.gzip : answers.identity;
         const last = kept.get(contentType);
+        const body = Buffer.isBuffer(answer) ? answer : answer.zipped;
         if (last?.body === body) return last;
-        const answer: Rendered = gzip
+        const fresh: Rendered = gzip
           ? { contentType, body, contentEncoding: 'gzip' }
-          : { contentType, body };
-        kept.set(contentType, answer);
-        return answer;
+          : Buffer.isBuffer(answer)
+            ? { contentType, body }
+            : { contentType, body, inflatedLength: answer.length };
+        kept.set(contentType, fresh);
+        return fresh;
       };
       // Current bytes are answered in the same tick; otherwise render (or wait for the compression).
       const ready = registry.cached(contentType, gzip ? 'gzip' : 'identity');
       if (ready) return rendered(ready);
-      return registry.exposition(contentType, gzip ? 'gzip' : 'identity').then(rendered);
+      return registry.scrape(contentType, gzip ? 'gzip' : 'identity').then(rendered);
     }
     const render = queue.then(async () => {
       registry.setContentType(contentType);

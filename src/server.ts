@@ -8,10 +8,11 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { Rendered } from './exposition.js';
 import type { Logger } from './logger.js';
 import { renderLandingPage, type LandingInfo } from './landing-page.js';
-
-type Rendered = { contentType: string; body: string | Buffer; contentEncoding?: 'gzip' };
 
 export type ServerOptions = {
   readonly telemetryPath: string;
@@ -63,10 +64,15 @@ function page(answer: (req: IncomingMessage) => Answer | Promise<Answer>): Route
   };
 }
 
-function metricsHeaders({ contentType, body, contentEncoding }: Rendered): OutgoingHttpHeaders {
+function metricsHeaders({
+  contentType,
+  body,
+  contentEncoding,
+  inflatedLength,
+}: Rendered): OutgoingHttpHeaders {
   return {
     'Content-Type': contentType,
-    'Content-Length': Buffer.byteLength(body),
+    'Content-Length': inflatedLength ?? Buffer.byteLength(body),
     // Vary either way: a cache must not hand the gzipped body to a client that did not ask for it.
     Vary: 'Accept-Encoding',
     ...(contentEncoding && { 'Content-Encoding': contentEncoding }),
@@ -87,7 +93,14 @@ function metricsRoute(render: ServerOptions['render']): Route {
       whenReady(render(req.headers.accept, req.headers['accept-encoding']), (rendered) => {
         if (last?.rendered !== rendered) last = { rendered, headers: metricsHeaders(rendered) };
         res.writeHead(200, last.headers);
-        res.end(req.method === 'HEAD' ? undefined : rendered.body);
+        if (req.method === 'HEAD' || rendered.inflatedLength === undefined) {
+          res.end(req.method === 'HEAD' ? undefined : rendered.body);
+          return;
+        }
+        // Inflated as the client reads: backpressure holds a few chunks, never the whole body.
+        const gunzip = createGunzip();
+        pipeline(gunzip, res, () => undefined); // an error or a hang-up destroys both; nothing to add
+        gunzip.end(rendered.body);
       }),
   };
 }

@@ -129,7 +129,7 @@ describe('incremental /metrics body', () => {
     expect(metrics.registry.cached(type, 'gzip')).toBeUndefined(); // too old to serve stale: build
   });
 
-  it('inflates a large body for identity scrapes at most once a second', async () => {
+  it('answers identity scrapes of a large body with its gzip bytes to inflate on sending', async () => {
     const metrics = fresh([]);
     const lines = (i: number, value: number) =>
       Array.from({ length: 400 }, (_, n) => ({
@@ -144,14 +144,29 @@ describe('incremental /metrics body', () => {
       }));
     for (let i = 0; i < 140; i++) metrics.target(name(i)).setSnapshot({ nodeElapsed: lines(i, 1) });
     const type = Registry.PROMETHEUS_CONTENT_TYPE;
-    const first = await metrics.registry.exposition(type, 'identity');
-    expect(first.length).toBeGreaterThan(largeBodyBytes);
+    const whole = await metrics.registry.exposition(type, 'identity'); // the API stays exact bytes
+    expect(whole.length).toBeGreaterThan(largeBodyBytes);
+    const answer = await metrics.registry.scrape(type, 'identity');
+    expect(Buffer.isBuffer(answer)).toBe(false);
+    const streamed = answer as Exclude<typeof answer, Buffer>;
+    expect(streamed.zipped).toBe(await metrics.registry.exposition(type, 'gzip'));
+    expect(streamed.length).toBe(whole.length);
+    expect(gunzipSync(streamed.zipped).equals(whole)).toBe(true);
+    expect(metrics.registry.cached(type, 'identity')).toBe(streamed); // one answer per build
+    // A change is in the next build's answer at once (no inflated bytes to reuse).
     metrics.target(name(0)).setSnapshot({ nodeElapsed: lines(0, 2) });
-    // Within the window the identity bytes are the last inflated ones; gzip is always current.
-    expect(await metrics.registry.exposition(type, 'identity')).toBe(first);
-    const zipped = gunzipSync(await metrics.registry.exposition(type, 'gzip')).toString('utf8');
-    expect(zipped).toContain(`node="y"} 2`);
-    expect(await metrics.registry.metrics()).toBe(zipped);
+    const next = (await metrics.registry.scrape(type, 'identity')) as typeof streamed;
+    expect(gunzipSync(next.zipped).toString('utf8')).toContain(`node="y"} 2`);
+    expect(await metrics.registry.metrics()).toBe(gunzipSync(next.zipped).toString('utf8'));
+  });
+
+  it('answers identity scrapes of a small body with its inflated bytes, kept per build', async () => {
+    const metrics = fresh([{ kind: 'poll', target: 1, up: 1, nodes: 2, elapsed: 5 }]);
+    const type = Registry.PROMETHEUS_CONTENT_TYPE;
+    const answer = await metrics.registry.scrape(type, 'identity');
+    expect(Buffer.isBuffer(answer)).toBe(true);
+    expect(answer).toEqual(await metrics.registry.exposition(type, 'identity'));
+    expect(metrics.registry.cached(type, 'identity')).toBe(answer);
   });
 
   it('drops every series of a target removed by a reload, counters and histograms included', async () => {

@@ -1,8 +1,9 @@
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRenderer, prefersOpenMetrics } from '../src/exposition.js';
+import { largeBodyBytes } from '../src/metrics/body-cache.js';
 import { createExporterMetrics } from '../src/metrics/registry.js';
 import { createHttpServer, listen, parseListenAddress } from '../src/server.js';
 import type { TargetStatus } from '../src/target.js';
@@ -12,11 +13,20 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
-async function start(options: { ready?: boolean; targets?: { name: string; status: TargetStatus }[] } = {}) {
-  const metrics = createExporterMetrics({
+const newMetrics = () =>
+  createExporterMetrics({
     buildInfo: { version: '1.2.3', revision: 'r', nodejsVersion: 'v' },
     defaultMetrics: false,
   });
+
+async function start(
+  options: {
+    ready?: boolean;
+    targets?: { name: string; status: TargetStatus }[];
+    metrics?: ReturnType<typeof newMetrics>;
+  } = {},
+) {
+  const metrics = options.metrics ?? newMetrics();
   const server = createHttpServer({
     telemetryPath: '/metrics',
     render: createRenderer(metrics.registry),
@@ -29,7 +39,77 @@ async function start(options: { ready?: boolean; targets?: { name: string; statu
   return `http://127.0.0.1:${port}`;
 }
 
+/** A GET or HEAD without Accept-Encoding (fetch always asks for gzip): status, headers, body. */
+function plainRequest(url: string, method = 'GET', abortAfterBytes = Infinity) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>(
+    (resolve, reject) => {
+      const req = request(url, { method }, (res) => {
+        const chunks: Buffer[] = [];
+        let received = 0;
+        const done = () => {
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) });
+        };
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          received += chunk.length;
+          if (received >= abortAfterBytes) {
+            req.destroy();
+            done();
+          }
+        });
+        res.on('end', done);
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    },
+  );
+}
+
+/** An exporter whose body is over largeBodyBytes: 140 targets of 400 labelled lines each. */
+function largeMetrics() {
+  const metrics = newMetrics();
+  for (let i = 0; i < 140; i++) {
+    metrics.target(`cluster-${i}`).setSnapshot({
+      nodeElapsed: Array.from({ length: 400 }, (_, n) => ({
+        labels: {
+          target: `cluster-${i}`,
+          task_id: String(n),
+          task_type: 'x'.repeat(40),
+          node_index: '1',
+          node: 'y',
+        },
+        value: n,
+      })),
+    });
+  }
+  return metrics;
+}
+
 describe('HTTP server', () => {
+  it('sends a large body to a scrape without gzip inflated on the way, with its exact length', async () => {
+    const metrics = largeMetrics();
+    const url = `${await start({ metrics })}/metrics`;
+    const whole = await metrics.registry.exposition(Registry.PROMETHEUS_CONTENT_TYPE, 'identity');
+    expect(whole.length).toBeGreaterThan(largeBodyBytes);
+    // The answer is the cached gzip bytes, not a second, inflated copy of the body.
+    const rendered = await createRenderer(metrics.registry)(undefined, undefined);
+    expect(rendered.body).toBe(await metrics.registry.exposition(Registry.PROMETHEUS_CONTENT_TYPE, 'gzip'));
+    expect(rendered.inflatedLength).toBe(whole.length);
+    const res = await plainRequest(url);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-encoding']).toBeUndefined();
+    expect(Number(res.headers['content-length'])).toBe(whole.length);
+    expect(res.body.equals(whole)).toBe(true);
+    const head = await plainRequest(url, 'HEAD');
+    expect(Number(head.headers['content-length'])).toBe(whole.length);
+    expect(head.body.length).toBe(0);
+    // A scraper hanging up mid-body costs nothing: the next one gets the whole body again.
+    const cut = await plainRequest(url, 'GET', 64 * 1024);
+    expect(cut.body.length).toBeLessThan(whole.length);
+    expect((await plainRequest(url)).body.equals(whole)).toBe(true);
+  });
+
   it('serves the text format 0.0.4 by default', async () => {
     const res = await fetch(`${await start()}/metrics`);
     expect(res.status).toBe(200);

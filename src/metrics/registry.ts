@@ -11,17 +11,18 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type RegistryContentTy
 import { authFailureReasons, catalogue, type MetricSpec } from './catalogue.js';
 import {
   createBodyCache,
-  createIdentityCache,
   formatOf,
+  identityAnswer,
   identityOf,
   type BodyCache,
   type CachedBody,
   type Encoding,
   type Format,
+  type InflateOnSend,
 } from './body-cache.js';
 import { TargetMetrics } from './target-metrics.js';
 
-export type { Encoding } from './body-cache.js';
+export type { Encoding, InflateOnSend } from './body-cache.js';
 
 /** prom-client 15 gauges named *_total break `promtool check metrics`; their twins without it remain. */
 export const droppedDefaultMetrics = [
@@ -40,7 +41,6 @@ export type ExporterMetrics = ReturnType<typeof createExporterMetrics>;
  */
 export class ExpositionRegistry extends Registry<RegistryContentType> {
   readonly #cache: BodyCache;
-  readonly #identity = createIdentityCache();
   #queue: Promise<unknown> = Promise.resolve();
   /** Builds queued or running. */
   #busy = 0;
@@ -58,21 +58,27 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
    * server answer in the request's own tick (perf: deferring a response by even one microtask
    * costs ~25 % of req/s on small bodies).
    */
-  cached(contentType: RegistryContentType, encoding: Encoding): Buffer | undefined {
+  cached(contentType: RegistryContentType, encoding: Encoding): Buffer | InflateOnSend | undefined {
     const format = formatOf(contentType);
     // While a build is queued, only a recent body jumps the queue; otherwise keep scrapes in order.
     const current = this.#busy > 0 ? undefined : this.#cache.current(this, format);
     const body = current ?? this.#cache.recent(format);
     if (!body) return undefined;
     if (encoding === 'gzip') return body.zipped;
-    return Buffer.isBuffer(body.identity) ? body.identity : undefined;
+    const identity = identityAnswer(body);
+    return identity instanceof Promise ? undefined : identity;
+  }
+
+  /** What a scrape gets: the gzip bytes, the identity bytes, or a large body to inflate while sending. */
+  async scrape(contentType: RegistryContentType, encoding: Encoding): Promise<Buffer | InflateOnSend> {
+    const body = await this.#build(formatOf(contentType));
+    return encoding === 'gzip' ? body.zipped : identityAnswer(body);
   }
 
   /** The body for `contentType`, from the cache when nothing changed since the last build. */
   async exposition(contentType: RegistryContentType, encoding: Encoding = 'identity'): Promise<Buffer> {
-    const format = formatOf(contentType);
-    const body = await this.#build(format);
-    return encoding === 'gzip' ? body.zipped : this.#identity(format, body);
+    const body = await this.#build(formatOf(contentType));
+    return encoding === 'gzip' ? body.zipped : identityOf(body);
   }
 
   #build(format: Format): Promise<CachedBody> {
