@@ -39,13 +39,16 @@ export function acceptsGzip(acceptEncoding: string | undefined): boolean {
   return star;
 }
 
-export type Rendered = {
-  contentType: string;
-  body: string | Buffer;
-  contentEncoding?: 'gzip';
-  /** Set when `body` is gzip bytes to send inflated (an identity scrape of a large body): their length. */
-  inflatedLength?: number;
-};
+export type Rendered =
+  | { contentType: string; body: string | Buffer; contentEncoding?: 'gzip'; inflatedLength?: never }
+  | {
+      contentType: string;
+      /** gzip bytes, sent inflated (an identity scrape of a large body)... */
+      body: Buffer;
+      /** ...of this many bytes. */
+      inflatedLength: number;
+      contentEncoding?: never;
+    };
 
 export function createRenderer(
   registry: Registry<RegistryContentType>,

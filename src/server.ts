@@ -85,7 +85,7 @@ function metricsHeaders({
  * allocates no headers and is answered in its own tick, as a bare server answers (perf: building
  * the headers per scrape was ~10 % of req/s at 100 targets).
  */
-function metricsRoute(render: ServerOptions['render']): Route {
+function metricsRoute(render: ServerOptions['render'], logger: Logger): Route {
   let last: { rendered: Rendered; headers: OutgoingHttpHeaders } | undefined;
   return {
     methods: read,
@@ -98,8 +98,14 @@ function metricsRoute(render: ServerOptions['render']): Route {
           return;
         }
         // Inflated as the client reads: backpressure holds a few chunks, never the whole body.
-        const gunzip = createGunzip();
-        pipeline(gunzip, res, () => undefined); // an error or a hang-up destroys both; nothing to add
+        // 256 KiB chunks: a 45 MB body in ~180 writes instead of ~2 900 of zlib's default 16 KiB.
+        const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+        pipeline(gunzip, res, (err) => {
+          // A scraper hanging up is its own business; anything else is a broken body, and a bug.
+          if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+            logger.error({ err, path: req.url?.split('?')[0] }, 'request failed');
+          }
+        });
         gunzip.end(rendered.body);
       }),
   };
@@ -107,7 +113,7 @@ function metricsRoute(render: ServerOptions['render']): Route {
 
 function routes(options: ServerOptions): Map<string, Route> {
   const table = new Map<string, Route>([
-    [options.telemetryPath, metricsRoute(options.render)],
+    [options.telemetryPath, metricsRoute(options.render, options.logger)],
     ['/', page(() => [200, 'text/html; charset=utf-8', renderLandingPage(options.landing())])],
     ['/-/healthy', page(() => [200, text, 'Healthy\n'])],
     [

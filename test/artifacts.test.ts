@@ -666,10 +666,16 @@ describe('deploy/docker/Dockerfile', () => {
     expect(dockerfile).toContain(`ENTRYPOINT ["node", "--no-maglev", "${pkg.bin['obshell-exporter']!}"]`);
   });
 
-  it("starts Node with flags Node accepts (the bench's as-deployed phase runs them on the image's major)", () => {
+  it('starts Node with flags this Node accepts, as every other way deploy/ starts it', () => {
     const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
     const nodeArgs = entrypoint.slice(1, -1);
     expect(nodeArgs).toEqual(['--no-maglev']);
+    // The sharded StatefulSet replaces the ENTRYPOINT (its shell picks the shard); systemd runs node.
+    const starts = [
+      read('deploy/kubernetes/statefulset-sharded.yaml'),
+      read('deploy/systemd/obshell-exporter.service'),
+    ].map((file) => /\bnode( --[\w-]+)* \S*dist\/src\/main\.js/.exec(file)?.[0]);
+    for (const start of starts) expect(start).toMatch(new RegExp(`^\\S*node ${nodeArgs.join(' ')} `));
     const run = spawnSync(process.execPath, [...nodeArgs, '-e', 'process.exit(7)'], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(7);

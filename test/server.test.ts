@@ -1,12 +1,28 @@
 import { request, type Server } from 'node:http';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Writable, type Transform } from 'node:stream';
+import type * as Zlib from 'node:zlib';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRenderer, prefersOpenMetrics } from '../src/exposition.js';
 import { largeBodyBytes } from '../src/metrics/body-cache.js';
 import { createExporterMetrics } from '../src/metrics/registry.js';
 import { createHttpServer, listen, parseListenAddress } from '../src/server.js';
 import type { TargetStatus } from '../src/target.js';
+
+/** Every gunzip stream the server creates (the real ones), to see when one is made and ended. */
+const gunzips = vi.hoisted(() => [] as Transform[]);
+vi.mock('node:zlib', async (importOriginal) => {
+  const zlib = await importOriginal<typeof Zlib>();
+  return {
+    ...zlib,
+    createGunzip: (options?: Zlib.ZlibOptions) => {
+      const gunzip = zlib.createGunzip(options);
+      gunzips.push(gunzip);
+      return gunzip;
+    },
+  };
+});
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -96,18 +112,49 @@ describe('HTTP server', () => {
     const rendered = await createRenderer(metrics.registry)(undefined, undefined);
     expect(rendered.body).toBe(await metrics.registry.exposition(Registry.PROMETHEUS_CONTENT_TYPE, 'gzip'));
     expect(rendered.inflatedLength).toBe(whole.length);
+    const before = gunzips.length;
     const res = await plainRequest(url);
     expect(res.status).toBe(200);
     expect(res.headers['content-encoding']).toBeUndefined();
     expect(Number(res.headers['content-length'])).toBe(whole.length);
     expect(res.body.equals(whole)).toBe(true);
+    expect(gunzips.length).toBe(before + 1);
     const head = await plainRequest(url, 'HEAD');
     expect(Number(head.headers['content-length'])).toBe(whole.length);
-    expect(head.body.length).toBe(0);
-    // A scraper hanging up mid-body costs nothing: the next one gets the whole body again.
-    const cut = await plainRequest(url, 'GET', 64 * 1024);
-    expect(cut.body.length).toBeLessThan(whole.length);
+    expect(gunzips.length).toBe(before + 1); // HEAD inflates nothing
+    // A scraper hanging up mid-body ends its gunzip stream; the next one gets the whole body.
+    await plainRequest(url, 'GET', 64 * 1024);
+    const cut = gunzips.at(-1)!;
+    expect(gunzips.length).toBe(before + 2);
+    await vi.waitFor(() => {
+      expect(cut.destroyed).toBe(true);
+    });
     expect((await plainRequest(url)).body.equals(whole)).toBe(true);
+  });
+
+  it('logs a body that fails to inflate while it is sent, and cuts the response', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const server = createHttpServer({
+      telemetryPath: '/metrics',
+      render: () => ({ contentType: 'text/plain', body: Buffer.from('not gzip at all'), inflatedLength: 99 }),
+      landing: () => ({ version: '1', telemetryPath: '/metrics', targets: [] }),
+      ready: () => true,
+      logger: pino({ level: 'info' }, sink),
+    });
+    servers.push(server);
+    const { port } = await listen(server, '127.0.0.1:0');
+    await expect(plainRequest(`http://127.0.0.1:${port}/metrics?x=1`)).rejects.toThrow();
+    await vi.waitFor(() => {
+      expect(lines.join('')).toContain('request failed');
+    });
+    const logged = JSON.parse(lines.find((l) => l.includes('request failed'))!) as { path: string };
+    expect(logged.path).toBe('/metrics');
   });
 
   it('serves the text format 0.0.4 by default', async () => {

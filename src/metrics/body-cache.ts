@@ -79,9 +79,14 @@ export function identityOf(body: CachedBody): Promise<Buffer> {
  * Smaller bodies are inflated once per build and kept with it.
  */
 export function identityAnswer(body: CachedBody): Buffer | InflateOnSend | Promise<Buffer> {
+  return readyIdentityAnswer(body) ?? identityOf(body);
+}
+
+/** identityAnswer() when it needs no inflation first, else undefined (and nothing started). */
+export function readyIdentityAnswer(body: CachedBody): Buffer | InflateOnSend | undefined {
   const length = identityLength(body);
   if (length >= largeBodyBytes) return (body.inflateOnSend ??= { zipped: body.zipped, length });
-  return Buffer.isBuffer(body.identity) ? body.identity : identityOf(body);
+  return Buffer.isBuffer(body.identity) ? body.identity : undefined;
 }
 export const largeBodyBytes = 8 * 1024 * 1024;
 

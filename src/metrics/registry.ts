@@ -14,6 +14,7 @@ import {
   formatOf,
   identityAnswer,
   identityOf,
+  readyIdentityAnswer,
   type BodyCache,
   type CachedBody,
   type Encoding,
@@ -53,10 +54,10 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
   }
 
   /**
-   * The bytes for `contentType` right now, when the cache is current or was built under
-   * maxStaleBodyMs ago, and `encoding` is ready; undefined means: call exposition(). Lets the
-   * server answer in the request's own tick (perf: deferring a response by even one microtask
-   * costs ~25 % of req/s on small bodies).
+   * The scrape's answer for `contentType` right now (as scrape() gives it), when the cache is
+   * current or was built under maxStaleBodyMs ago and `encoding` is ready; undefined means: call
+   * scrape(). Starts no work. Lets the server answer in the request's own tick (perf: deferring a
+   * response by even one microtask costs ~25 % of req/s on small bodies).
    */
   cached(contentType: RegistryContentType, encoding: Encoding): Buffer | InflateOnSend | undefined {
     const format = formatOf(contentType);
@@ -65,8 +66,7 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
     const body = current ?? this.#cache.recent(format);
     if (!body) return undefined;
     if (encoding === 'gzip') return body.zipped;
-    const identity = identityAnswer(body);
-    return identity instanceof Promise ? undefined : identity;
+    return readyIdentityAnswer(body);
   }
 
   /** What a scrape gets: the gzip bytes, the identity bytes, or a large body to inflate while sending. */
