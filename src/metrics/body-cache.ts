@@ -75,7 +75,7 @@ export function identityOf(body: CachedBody): Promise<Buffer> {
  * What a scrape without gzip (curl, a browser) gets. A body of `largeBodyBytes` or more (about 200
  * targets) is inflated on the way out, so each such scrape holds zlib's window and a few chunks,
  * not the whole text: at 1 000 targets a whole identity body is 45 MB, and one held per scrape
- * took an exporter in its 256 Mi memory limit from ~160 MB to a 294 MB peak (curl every 15 s).
+ * took an exporter in its 256 Mi memory limit from ~165 MB to a 294 MB peak (curl every 15 s).
  * Smaller bodies are inflated once per build and kept with it.
  */
 export function identityAnswer(body: CachedBody): Buffer | InflateOnSend | Promise<Buffer> {
