@@ -656,10 +656,11 @@ describe('deploy/docker/Dockerfile', () => {
   const dockerfile = read('deploy/docker/Dockerfile');
   const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string> };
 
-  it('is multi-stage on Node 24, production dependencies only, non-root, with a health check', () => {
+  it('is multi-stage on Node 24 (Debian, glibc), production dependencies only, non-root, with a health check', () => {
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    // glibc, as the bench measures it (npm's official Node builds); not Alpine's musl.
     for (const from of dockerfile.match(/^FROM \S+/gm) ?? [])
-      expect(from).toMatch(/^FROM node:24-(alpine|slim)/);
+      expect(from).toMatch(/^FROM node:24-bookworm-slim\b/);
     expect(dockerfile).toContain('npm ci --omit=dev');
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/-\/healthy/m);
@@ -681,6 +682,33 @@ describe('deploy/docker/Dockerfile', () => {
     const run = spawnSync(process.execPath, [...nodeArgs, '-e', 'process.exit(7)'], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(7);
+  });
+});
+
+describe("glibc's malloc setting", () => {
+  const runtimeStage = (() => {
+    const dockerfile = read('deploy/docker/Dockerfile');
+    return dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  })();
+
+  it('is set in the image and in the systemd unit alike, in bytes', () => {
+    const image = /^ENV MALLOC_MMAP_THRESHOLD_=(\d+)$/m.exec(runtimeStage)?.[1];
+    const unit = /^Environment=MALLOC_MMAP_THRESHOLD_=(\d+)$/m.exec(
+      read('deploy/systemd/obshell-exporter.service'),
+    )?.[1];
+    expect(image).toBe('32768');
+    expect(unit).toBe(image);
+  });
+});
+
+describe('deploy/kubernetes/deployment.yaml memory-first alternative', () => {
+  it("is the image's ENTRYPOINT with V8's memory saver mode added", () => {
+    const entrypoint = JSON.parse(
+      /^ENTRYPOINT (\[.*\])$/m.exec(read('deploy/docker/Dockerfile'))![1]!,
+    ) as string[];
+    const command = /^\s*# command: \[(.*)\]$/m.exec(read('deploy/kubernetes/deployment.yaml'))?.[1];
+    const expected = [...entrypoint.slice(0, -1), '--memory-saver-mode', entrypoint.at(-1)];
+    expect(command?.split(', ')).toEqual(expected);
   });
 });
 

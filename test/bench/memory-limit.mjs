@@ -24,15 +24,28 @@ export function deploymentLimits(root) {
   return { memory, bytes, nodeOptions };
 }
 
-/** The runtime image's Node major and the node flags of its ENTRYPOINT, from deploy/docker/Dockerfile. */
+/**
+ * The runtime image's Node major, the node flags of its ENTRYPOINT and the environment its last
+ * stage sets (`ENV NAME=value` lines: NODE_ENV, glibc's malloc settings), from deploy/docker/Dockerfile.
+ */
 export function imageRuntime(root) {
   const dockerfile = readFileSync(join(root, 'deploy', 'docker', 'Dockerfile'), 'utf8');
   const major = [...dockerfile.matchAll(/^FROM node:(\d+)/gm)].at(-1)?.[1];
   const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
   if (!major || !entrypoint) throw new Error('Dockerfile: cannot read the runtime Node major or ENTRYPOINT');
+  const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const env = Object.fromEntries(
+    [...runtimeStage.matchAll(/^ENV (\w+)=(\S+)$/gm)].map(([, name, value]) => [name, value]),
+  );
   // ["node", ...flags, "dist/src/main.js"]
-  return { major: Number(major), nodeArgs: JSON.parse(entrypoint).slice(1, -1) };
+  return { major: Number(major), nodeArgs: JSON.parse(entrypoint).slice(1, -1), env };
 }
+
+/**
+ * deploy/kubernetes/deployment.yaml's memory-first alternative: V8's memory saver mode on top of
+ * the ENTRYPOINT's flags (Node 22 and later; Node 20 refuses the flag).
+ */
+export const memoryFirstFlags = ['--memory-saver-mode'];
 
 /**
  * A Node binary of that major: this one when it matches, else the npm package `node@<major>`'s
