@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import { crc32, gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { compressSegment, crc32Combine, gzipSegments } from '../src/metrics/gzip-segments.js';
+import { compressParts, compressSegment, crc32Combine, gzipSegments } from '../src/metrics/gzip-segments.js';
 
 describe('gzipSegments', () => {
   it('decompresses to the concatenation of any segments, in order', () => {
@@ -47,6 +47,31 @@ describe('gzipSegments', () => {
     expect(gunzipSync(gzipSegments([small, large])).toString('utf8')).toMatch(
       /^obshell_up.*a\{i="4999"\} 4999\n$/s,
     );
+  });
+
+  it('compresses parts written one by one exactly as their joined text', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 3000 }), { maxLength: 40 }), (parts) => {
+        const joined = compressSegment(parts.join(''));
+        const written = compressParts(parts);
+        expect(written.crc).toBe(joined.crc);
+        expect(written.length).toBe(joined.length);
+        expect(written.deflated.equals(joined.deflated)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps earlier segments intact while its buffer is reused, grown past its start and replaced', () => {
+    const line = (i: number) => `obshell_node_duration_seconds_bucket{node="nœud ${i} ✓"} ${i}\n`;
+    // 64 KiB to start, several MB (replaced after use), then small again: every path of the buffer.
+    const sizes = [10, 3_000, 120_000, 10];
+    const texts = sizes.map((n, k) => Array.from({ length: n }, (_, i) => line(k * 1_000_000 + i)));
+    const segments = texts.map((lines) => compressParts(lines));
+    expect(gunzipSync(gzipSegments(segments)).toString('utf8')).toBe(texts.flat().join(''));
+    for (const [k, segment] of segments.entries()) {
+      expect(segment.length).toBe(Buffer.byteLength(texts[k]!.join('')));
+    }
   });
 
   it('combines CRCs as zlib does', () => {

@@ -14,7 +14,7 @@ import { gunzip } from 'node:zlib';
 import { Registry, type RegistryContentType } from 'prom-client';
 import { catalogue } from './catalogue.js';
 import { familyHeader, type Format } from './exposition-text.js';
-import { compressSegment, gzipSegments, type Segment } from './gzip-segments.js';
+import { compressParts, compressSegment, gzipSegments, type Segment } from './gzip-segments.js';
 import { targetFamilies, type TargetMetrics } from './target-metrics.js';
 
 export type { Format } from './exposition-text.js';
@@ -145,18 +145,21 @@ export function createBodyCache(targets: () => readonly TargetMetrics[]) {
     ) {
       return cached.segment;
     }
-    let text = '';
-    for (const member of members) {
-      const chunk = member.text(f);
-      if (chunk) text += `\n${chunk}`;
-    }
-    const segment = compressSegment(text);
+    const segment = compressParts(sampleText(f, members));
     (samples[f] as (SampleSegment | undefined)[])[g] = {
       members,
       versions: members.map((m) => m.versions[f] ?? 0),
       segment,
     };
     return segment;
+  }
+
+  /** The members' lines of family `f`, each after a newline, one member at a time. */
+  function* sampleText(f: number, members: readonly TargetMetrics[]): Generator<string> {
+    for (const member of members) {
+      const chunk = member.text(f);
+      if (chunk) yield `\n${chunk}`;
+    }
   }
 
   /** Separators, the prom-client metrics (each re-rendered only after it changed) and the trailer. */
