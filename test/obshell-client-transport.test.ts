@@ -4,9 +4,14 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createObshellClient, type ObshellClientOptions } from '../src/obshell/client.js';
+import {
+  createObshellClient,
+  defaultHeaderTtlSeconds,
+  type ObshellClientOptions,
+} from '../src/obshell/client.js';
 import { makeTestCerts, type TestCerts } from './helpers/obshell-client-certs.js';
 import {
+  decryptHeader,
   seedAgent,
   seedDag,
   type FakeAgent,
@@ -73,7 +78,7 @@ describe('obshell client: time budget and retries (real sockets)', () => {
     expect(b.ms).toBeGreaterThanOrEqual(1400);
   });
 
-  it('retries a connection reset with a fresh, valid header and then succeeds', async () => {
+  it('retries a connection reset with a header that still has the full ttl left, and then succeeds', async () => {
     const agent = await agentWith();
     let resets = 0;
     // The first task request is reset; the retry goes to the default, verifying route.
@@ -85,9 +90,12 @@ describe('obshell client: time budget and retries (real sockets)', () => {
     const outcome = await clientFor({ urls: [agent.url] }).fetchLastMaintenanceTask();
     expect(outcome.kind).toBe('ok');
     expect(resets).toBe(1);
-    const headers = agent.requests.filter((r) => r.path === taskRoute).map((r) => r.headers['x-ocs-header']);
-    expect(headers).toHaveLength(2);
-    expect(headers[0]).not.toEqual(headers[1]); // rebuilt per attempt
+    const sent = agent.requests.filter((r) => r.path === taskRoute);
+    expect(sent).toHaveLength(2);
+    for (const { headers } of sent) {
+      const { Ts } = decryptHeader(agent.privateKey(), headers['x-ocs-header'] as string) as { Ts: string };
+      expect(Number(Ts) - Date.now() / 1000).toBeGreaterThanOrEqual(defaultHeaderTtlSeconds - 1);
+    }
   });
 
   it('stops at the signal: an aborted poll is a timeout failure, fast', async () => {
@@ -272,7 +280,13 @@ describe('obshell transport: got defaults', () => {
       agents.http.destroy();
       agents.https.destroy();
     });
-    const options = { timeoutMs: 1000, maxResponseBytes: 1 << 20, headerTtlSeconds: 5, now: Date.now };
+    const options = {
+      timeoutMs: 1000,
+      maxResponseBytes: 1 << 20,
+      headerTtlSeconds: 5,
+      headerReuseSeconds: 0,
+      now: Date.now,
+    };
     const instance = createGot({ ...options, unixSockets: false }, {}, agents);
     expect(instance.defaults.options.cacheOptions).toEqual({});
     expect(Object.keys(instance.defaults.options.cacheOptions)).toHaveLength(0);

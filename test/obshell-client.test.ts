@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -5,6 +6,7 @@ import {
   maintenanceTaskPath,
   type ObshellClientOptions,
 } from '../src/obshell/client.js';
+import { reuseOrSign } from '../src/obshell/auth.js';
 import type { TaskOutcome } from '../src/obshell/outcome.js';
 import {
   decryptHeader,
@@ -56,12 +58,13 @@ describe('obshell client: auth v2 against a real socket', () => {
     expect(outcome.kind === 'ok' && outcome.traceId).toMatch(/^[0-9a-f]{16}$/);
   });
 
-  it('signs the exact path and query with a string Ts = now + ttl, and only the task route', async () => {
+  it('signs the exact path and query with a string Ts = now + ttl + reuse, and only the task route', async () => {
     const agent = await agentWith();
     const now = Date.now();
     const outcome = await clientFor([agent.url], {
       now: () => now,
       headerTtlSeconds: 90,
+      headerReuseSeconds: 20,
     }).fetchLastMaintenanceTask();
     expect(outcome.kind).toBe('ok');
     expect(agent.requests.map((r) => r.path)).toEqual(['/api/v1/info', '/api/v1/secret', taskRoute]);
@@ -69,7 +72,7 @@ describe('obshell client: auth v2 against a real socket', () => {
     const header = decryptHeader(agent.privateKey(), task.headers['x-ocs-header'] as string);
     expect(header).toEqual({
       Auth: canary.root,
-      Ts: String(Math.floor(now / 1000) + 90),
+      Ts: String(Math.floor(now / 1000) + 110),
       Uri: maintenanceTaskPath,
       Keys: null,
     });
@@ -77,6 +80,47 @@ describe('obshell client: auth v2 against a real socket', () => {
       expect(other.headers['x-ocs-header']).toBeUndefined();
       expect(other.headers['x-ocs-agent-header']).toBeUndefined();
     }
+  });
+
+  it('reuses a header while the ttl is left, and signs anew after that or for a new password', async () => {
+    const agent = await agentWith();
+    let now = Math.floor(Date.now() / 1000) * 1000; // the agent checks Ts against its real clock
+    let password: string = canary.root;
+    const client = clientFor([agent.url], { now: () => now, password: () => password });
+    const poll = async (kind = 'ok'): Promise<{ value: string; ts: number }> => {
+      expect((await client.fetchLastMaintenanceTask()).kind).toBe(kind);
+      const value = agent.requests.filter((r) => r.path === taskRoute).at(-1)!.headers[
+        'x-ocs-header'
+      ] as string;
+      const { Ts } = decryptHeader(agent.privateKey(), value) as { Ts: string };
+      return { value, ts: Number(Ts) };
+    };
+    const first = await poll();
+    expect(first.ts).toBe(now / 1000 + 90); // ttl 60 + reuse 30
+    now += 15_000;
+    expect(await poll()).toEqual(first);
+    now += 15_000; // exactly the ttl left: still reused
+    expect(await poll()).toEqual(first);
+    now += 1_000; // 59 s left: a new signature
+    const second = await poll();
+    expect(second.value).not.toBe(first.value);
+    expect(second.ts).toBe(now / 1000 + 90);
+    password = 'rotated-password'; // the agent refuses it, but it was signed anew
+    const third = await poll('failure');
+    expect(third.value).not.toBe(second.value);
+    expect(decryptHeader(agent.privateKey(), third.value)).toMatchObject({ Auth: 'rotated-password' });
+  });
+
+  it('signs anew each second with no reuse window', async () => {
+    const agent = await agentWith();
+    let now = Date.now();
+    const client = clientFor([agent.url], { now: () => now, headerReuseSeconds: 0 });
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    now += 1000; // the header has 59 s left, under the ttl
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    const values = agent.requests.filter((r) => r.path === taskRoute).map((r) => r.headers['x-ocs-header']);
+    expect(values).toHaveLength(2);
+    expect(values[0]).not.toBe(values[1]); // PKCS#1 v1.5 padding is random: a new signature differs
   });
 
   it('re-fetches the key once after DecryptFailed (rotation) and then succeeds', async () => {
@@ -348,5 +392,34 @@ describe('obshell client: info cache', () => {
     agent.route(taskRoute, null);
     expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
     expect(agent.count('/api/v1/info')).toBe(5);
+  });
+});
+
+describe('reuseOrSign', () => {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 512 });
+  const base = {
+    publicKey,
+    password: 'pw',
+    uri: taskRoute,
+    nowSeconds: 1000,
+    ttlSeconds: 60,
+    reuseSeconds: 30,
+  };
+
+  it('signs for ttl + reuse and reuses only for the same URI within that span', () => {
+    const first = reuseOrSign(undefined, base);
+    expect(first).toMatchObject({ password: 'pw', uri: taskRoute, expiresAt: 1090 });
+    expect(reuseOrSign(first, { ...base, nowSeconds: 1030.9 })).toBe(first);
+    expect(reuseOrSign(first, { ...base, nowSeconds: 1031 })).not.toBe(first);
+    expect(reuseOrSign(first, { ...base, uri: `${taskRoute}?x=1` })).toMatchObject({
+      uri: `${taskRoute}?x=1`,
+    });
+  });
+
+  it('signs anew when the clock stepped back, so no header outlives ttl + reuse from now', () => {
+    const first = reuseOrSign(undefined, base);
+    const after = reuseOrSign(first, { ...base, nowSeconds: 990 });
+    expect(after).not.toBe(first);
+    expect(after.expiresAt).toBe(1080);
   });
 });

@@ -42,3 +42,45 @@ export function buildAuthHeader({ publicKey, password, uri, expiresAt }: AuthHea
   }
   return Buffer.concat(blocks).toString('base64');
 }
+
+/** A signed header and what it was signed for. */
+export type SignedHeader = {
+  readonly value: string;
+  readonly password: string;
+  readonly uri: string;
+  /** Unix seconds: the header's Ts. */
+  readonly expiresAt: number;
+};
+
+export type HeaderRequest = {
+  publicKey: KeyObject;
+  password: string;
+  uri: string;
+  nowSeconds: number;
+  /** Clock-skew margin every header sent keeps: it is valid at least this long after sending. */
+  ttlSeconds: number;
+  /** How much longer than ttl a header is signed for, so that it serves the polls of that span. */
+  reuseSeconds: number;
+};
+
+/**
+ * The last header again while it was signed for this password and URI and has at least
+ * `ttlSeconds` left, else a new one valid for `ttlSeconds + reuseSeconds`. obshell checks only that
+ * Ts has not passed (no nonce, no lower bound), so a header may serve several requests; each still
+ * leaves with the full ttl of margin. Perf: RSA encryption is ~50 µs on Node 24's OpenSSL, an
+ * eighth of a poll's CPU; at a 15 s interval one signature now serves three polls.
+ */
+export function reuseOrSign(last: SignedHeader | undefined, request: HeaderRequest): SignedHeader {
+  const { publicKey, password, uri, nowSeconds, ttlSeconds, reuseSeconds } = request;
+  const now = Math.floor(nowSeconds);
+  if (
+    last?.password === password &&
+    last.uri === uri &&
+    last.expiresAt - now >= ttlSeconds &&
+    last.expiresAt - now <= ttlSeconds + reuseSeconds
+  ) {
+    return last;
+  }
+  const expiresAt = now + ttlSeconds + reuseSeconds;
+  return { value: buildAuthHeader({ publicKey, password, uri, expiresAt }), password, uri, expiresAt };
+}

@@ -36,8 +36,10 @@ export type ObshellClientOptions = {
   maxResponseBytes?: number;
   /** Files read at client creation. */
   tls?: ObshellTls;
-  /** Ts = now + ttl; default 60. */
+  /** Every auth header sent is valid at least this long (Ts >= now + ttl); default 60, as the SDKs. */
   headerTtlSeconds?: number;
+  /** Headers are signed for ttl + this and reused while ttl is left; default 30. */
+  headerReuseSeconds?: number;
   /** ms clock, default Date.now. */
   now?: () => number;
 };
@@ -52,6 +54,8 @@ export type ObshellClient = {
 export const defaultTimeoutMs = 10_000;
 export const defaultMaxResponseBytes = 16 * 1024 * 1024;
 export const defaultHeaderTtlSeconds = 60;
+/** Two reuses at the default 15 s interval: one RSA operation per three polls. */
+export const defaultHeaderReuseSeconds = 30;
 
 /** host:port of an agent URL, with the scheme's default port when the URL leaves it out. */
 export function agentAddress(url: URL): string {
@@ -88,6 +92,7 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
     timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
     maxResponseBytes: options.maxResponseBytes ?? defaultMaxResponseBytes,
     headerTtlSeconds: options.headerTtlSeconds ?? defaultHeaderTtlSeconds,
+    headerReuseSeconds: options.headerReuseSeconds ?? defaultHeaderReuseSeconds,
     now,
     tls: options.tls,
     unixSockets: options.socketPath !== undefined,

@@ -13,7 +13,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { KeyObject } from 'node:crypto';
 import got, { type BeforeRequestHook, type Got, type Options, type RequestError } from 'got';
-import { buildAuthHeader } from './auth.js';
+import { reuseOrSign, type SignedHeader } from './auth.js';
 import {
   classifyTransportError,
   connectErrorCodes,
@@ -34,6 +34,8 @@ export type TransportOptions = {
   timeoutMs: number;
   maxResponseBytes: number;
   headerTtlSeconds: number;
+  /** A header is signed for ttl + this and reused while ttl is left (see reuseOrSign). */
+  headerReuseSeconds: number;
   now: () => number;
   tls?: ObshellTls | undefined;
   unixSockets: boolean;
@@ -81,21 +83,30 @@ function httpsOptions(tls: ObshellTls | undefined): Options['https'] {
   };
 }
 
-/** Signs the request as it is actually sent: Uri = path + query of the final URL, fresh Ts each attempt. */
-/** The client's clock and header lifetime, passed in the request context (the got instance is shared). */
-type Signing = { now: () => number; ttlSeconds: number };
+/** The client's clock, header lifetime and last signature per agent key, passed in the request context (the got instance is shared). */
+type Signing = {
+  now: () => number;
+  ttlSeconds: number;
+  reuseSeconds: number;
+  signed: WeakMap<KeyObject, SignedHeader>;
+};
 
+/** Signs the request as it is actually sent: Uri = path + query of the final URL, at least ttl left at each attempt. */
 function signHook(options: Parameters<BeforeRequestHook>[0]): void {
   const auth = options.context['obshellAuth'] as RequestAuth | undefined;
   const signing = options.context['obshellSigning'] as Signing | undefined;
   if (!auth || !signing || !(options.url instanceof URL)) return;
   try {
-    options.headers[auth.headerName] = buildAuthHeader({
+    const header = reuseOrSign(signing.signed.get(auth.publicKey), {
       publicKey: auth.publicKey,
       password: auth.password(),
       uri: options.url.pathname + options.url.search,
-      expiresAt: Math.floor(signing.now() / 1000) + signing.ttlSeconds,
+      nowSeconds: signing.now() / 1000,
+      ttlSeconds: signing.ttlSeconds,
+      reuseSeconds: signing.reuseSeconds,
     });
+    signing.signed.set(auth.publicKey, header);
+    options.headers[auth.headerName] = header.value;
   } catch {
     // Never let key or password material reach the error text.
     throw Object.assign(new Error('cannot build the auth header with the agent public key'), {
@@ -170,7 +181,12 @@ export function createTransport(options: TransportOptions): Transport {
   }
   entry.users += 1;
   const mine = entry;
-  const signing: Signing = { now: options.now, ttlSeconds: options.headerTtlSeconds };
+  const signing: Signing = {
+    now: options.now,
+    ttlSeconds: options.headerTtlSeconds,
+    reuseSeconds: options.headerReuseSeconds,
+    signed: new WeakMap(),
+  };
   let closed = false;
   return {
     get: (url, request) => getCapped(mine.instance, options, signing, url, request),
