@@ -5,9 +5,19 @@
  * polls every target as the poller does (at most 64 at a time), then renders /metrics once (gzip, as
  * Prometheus asks), timed apart.
  *
+ * The same run measures a baseline: the same number of bare `node:http` GETs of the task route
+ * (keep-alive, at most 64 at a time, one header signed up front, the body read into a Buffer and
+ * nothing else), the least an HTTP poll can cost in Node on this machine that day. Its ratio to
+ * the poll shows what the exporter adds (got, auth, validation, mapping, metrics), and it moves
+ * with the machine's speed as the poll does.
+ *
  * node poll-cpu.mjs <agent url> <targets> <polls to measure>
  */
+import { Buffer } from 'node:buffer';
+import { Agent, get } from 'node:http';
 import { Writable } from 'node:stream';
+import { buildAuthHeader, parsePublicKey, rootHeaderName } from '../../dist/src/obshell/auth.js';
+import { maintenanceTaskPath } from '../../dist/src/obshell/client.js';
 import { createExporterMetrics } from '../../dist/src/metrics/registry.js';
 import { createLogger } from '../../dist/src/logger.js';
 import { createObshellClient } from '../../dist/src/obshell/client.js';
@@ -76,12 +86,52 @@ for (let i = 0; i < cycles; i++) {
   renders.push(cpuMs(process.cpuUsage(r)));
 }
 for (const t of targets) t.client.close();
+
+function fetchBody(url, options) {
+  return new Promise((resolve, reject) => {
+    get(url, options, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+const secret = JSON.parse((await fetchBody(`${url}/api/v1/secret`, {})).body.toString('utf8'));
+const bare = {
+  agent: new Agent({ keepAlive: true, maxSockets: 64 }),
+  headers: {
+    [rootHeaderName]: buildAuthHeader({
+      publicKey: parsePublicKey(secret.data.public_key),
+      password: 'secret',
+      uri: maintenanceTaskPath,
+      expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    }),
+  },
+};
+async function bareRound() {
+  await Promise.all(
+    targets.map(() =>
+      limit(async () => {
+        const { status } = await fetchBody(`${url}${maintenanceTaskPath}`, bare);
+        if (status !== 200) throw new Error(`bare GET: ${status}`);
+      }),
+    ),
+  );
+}
+for (let done = 0; done < Math.max(2 * targetCount, warmUpPolls); done += targetCount) await bareRound();
+const bareBefore = process.cpuUsage();
+for (let i = 0; i < cycles; i++) await bareRound();
+const bareCpu = cpuMs(process.cpuUsage(bareBefore));
+bare.agent.destroy();
 renders.sort((a, b) => a - b);
 process.stdout.write(
   `${JSON.stringify({
     targets: targetCount,
     polls: cycles * targetCount,
     cpuMsPerPoll: pollCpu / (cycles * targetCount),
+    bareMsPerRequest: bareCpu / (cycles * targetCount),
     renderMsAfterPoll: renders[Math.floor(renders.length / 2)],
     bodyBytes,
   })}\n`,

@@ -425,12 +425,16 @@ async function pollCpu(args) {
   const closest = all.reduce((a, b) =>
     Math.abs(b.cpuMsPerPoll - mid) < Math.abs(a.cpuMsPerPoll - mid) ? b : a,
   );
-  return { ...closest, cpuMsPerPoll: mid, cpuMsPerPollRuns: perRun };
+  // The same process's bare node:http GETs (see poll-cpu.mjs): the machine's speed in that run.
+  const bare = median(all.map((x) => x.bareMsPerRequest));
+  return { ...closest, cpuMsPerPoll: mid, cpuMsPerPollRuns: perRun, bareMsPerRequest: bare };
 }
 
 function logPollCpu(what, res) {
   const each = res.cpuMsPerPollRuns.map((x) => x.toFixed(3)).join(', ');
-  log(`poll CPU, ${what}: ${res.cpuMsPerPoll.toFixed(3)} ms/poll (runs: ${each})`);
+  log(
+    `poll CPU, ${what}: ${res.cpuMsPerPoll.toFixed(3)} ms/poll (runs: ${each}), bare GET ${res.bareMsPerRequest.toFixed(3)} ms`,
+  );
 }
 
 async function pollBench(ctx) {
@@ -505,7 +509,7 @@ function report(result) {
     out.push(table(result.scrape.map(pick), scrapeColumns));
   }
   out.push(
-    `\nPoll path: CPU per target poll (process.cpuUsage), median of ${runs} process(es); render = one /metrics render after a round; finished = the same answer every poll`,
+    `\nPoll path: CPU per target poll (process.cpuUsage), median of ${runs} process(es); render = one /metrics render after a round; finished = the same answer every poll; bare GET = the same process's node:http GETs of the same answer, nothing else (the machine's speed in that run)`,
   );
   out.push(
     table(
@@ -516,6 +520,8 @@ function report(result) {
         ['nodes', (r) => r.nodes],
         ['polls', (r) => r.polls],
         ['CPU ms/poll', (r) => f3(r.cpuMsPerPoll)],
+        ['bare GET ms', (r) => f3(r.bareMsPerRequest)],
+        ['poll/bare', (r) => f2(r.cpuMsPerPoll / r.bareMsPerRequest)],
         ['render ms', (r) => f2(r.renderMsAfterPoll)],
         ['body KB', (r) => f1(r.bodyBytes / 1024)],
       ],
@@ -610,7 +616,7 @@ function report(result) {
     [
       '<= 1 ms CPU per 9-node poll',
       result.poll.byTargets.every((p) => p.cpuMsPerPoll <= 1),
-      result.poll.byTargets.map((p) => f3(p.cpuMsPerPoll)).join(' / '),
+      `${result.poll.byTargets.map((p) => f3(p.cpuMsPerPoll)).join(' / ')} (a bare node:http GET in the same processes: ${result.poll.byTargets.map((p) => f3(p.bareMsPerRequest)).join(' / ')})`,
     ],
     [
       '1000 targets every 15 s < 7 % of a core (the whole exporter process on its schedule)',
