@@ -121,9 +121,9 @@ export async function settle(pid, { maxShare = 0.2, windowMs = 500, timeoutMs = 
   return Date.now() - began;
 }
 
-/** Runs a node script as a child and returns the JSON it prints last on stdout. */
+/** Runs a node script as a child (on `options.node`, this Node by default) and returns the JSON it prints last on stdout. */
 export async function runJson(script, args, options = {}) {
-  const proc = start(process.execPath, [...(options.nodeArgs ?? []), script, ...args]);
+  const proc = start(options.node ?? process.execPath, [...(options.nodeArgs ?? []), script, ...args]);
   const code = await new Promise((resolve) => proc.child.once('exit', resolve));
   const last = proc.lines.filter((l) => l.startsWith('{')).at(-1);
   if (code !== 0 || !last)

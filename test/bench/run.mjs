@@ -464,7 +464,29 @@ async function pollBench(ctx) {
     logPollCpu(`10 targets, ${nodes} nodes`, res);
     byNodes.push({ nodes, ...res });
   }
-  return { byTargets, running, byNodes };
+  return { byTargets, running, byNodes, promotion: await promotionBench(ctx) };
+}
+
+/**
+ * promotion.mjs on this Node and on the image's: bytes of each request that outlive two
+ * young-generation GCs (see there). Deterministic, unlike CPU time on a shared machine.
+ */
+async function promotionBench(ctx) {
+  const nodes = [{ path: process.execPath, version: process.version }];
+  const image = nodeOfMajor(imageRuntime(root).major);
+  if (image.path && image.path !== process.execPath) nodes.push(image);
+  const results = [];
+  for (const node of nodes) {
+    const res = await runJson(join(here, 'promotion.mjs'), [ctx.simulatorUrl, quick ? '20' : '100'], {
+      node: node.path,
+      nodeArgs: ['--expose-gc'],
+    });
+    log(
+      `promoted per request on Node ${res.node}: bare GET ${res.bareBytesPerRequest} B, transport ${res.transportBytesPerRequest} B, poll ${res.pollBytesPerRequest} B`,
+    );
+    results.push(res);
+  }
+  return results;
 }
 
 function table(rows, columns) {
@@ -526,6 +548,17 @@ function report(result) {
         ['body KB', (r) => f1(r.bodyBytes / 1024)],
       ],
     ),
+  );
+  out.push(
+    '\nWhat a request leaves for the major GC: bytes promoted per request by two young-generation GCs once the requests are done (promotion.mjs; bare GET = node:http, transport = got with the auth hook, poll = the whole client poll)',
+  );
+  out.push(
+    table(result.poll.promotion ?? [], [
+      ['node', (r) => r.node],
+      ['bare GET B', (r) => r.bareBytesPerRequest],
+      ['transport B', (r) => r.transportBytesPerRequest],
+      ['poll B', (r) => r.pollBytesPerRequest],
+    ]),
   );
   const m = result.memory;
   out.push(
