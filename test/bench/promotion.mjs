@@ -1,9 +1,10 @@
 /**
  * What a poll leaves for the major GC: the bytes of one request's objects that outlive two
  * young-generation GCs (and so are promoted to the old generation) although the request is done
- * and the process idle. This is what makes V8 collect the old generation often in a memory-limited
- * container, and unlike CPU time it does not move with the machine's load: the same build gives
- * the same figure run after run.
+ * and the process idle (why: pretenured-closures.mjs). It is one of the two reasons a poll's
+ * objects reach the old generation, the other being requests still in flight across two
+ * young-generation GCs (README, Performance), and unlike CPU time it does not move with the
+ * machine's load: the same build gives the same figure run after run.
  *
  * Three ways to fetch the same answer, each `polls` times one after another, after a full GC:
  * - bare: node:http GET with a keep-alive agent, the body read into a Buffer (the least possible);

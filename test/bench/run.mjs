@@ -481,10 +481,14 @@ async function promotionBench(ctx) {
       node: node.path,
       nodeArgs: ['--expose-gc'],
     });
+    const why = await runJson(join(here, 'pretenured-closures.mjs'), [], {
+      node: node.path,
+      nodeArgs: ['--expose-gc'],
+    });
     log(
-      `promoted per request on Node ${res.node}: bare GET ${res.bareBytesPerRequest} B, transport ${res.transportBytesPerRequest} B, poll ${res.pollBytesPerRequest} B`,
+      `promoted per request on Node ${res.node}: bare GET ${res.bareBytesPerRequest} B, transport ${res.transportBytesPerRequest} B, poll ${res.pollBytesPerRequest} B; per object: property-assigned closure ${why.propertyAssignedClosureBytes} B, local-assigned ${why.localAssignedClosureBytes} B, Writable ${why.writableBytes} B, Readable ${why.readableBytes} B`,
     );
-    results.push(res);
+    results.push({ ...res, ...why });
   }
   return results;
 }
@@ -550,7 +554,7 @@ function report(result) {
     ),
   );
   out.push(
-    '\nWhat a request leaves for the major GC: bytes promoted per request by two young-generation GCs once the requests are done (promotion.mjs; bare GET = node:http, transport = got with the auth hook, poll = the whole client poll)',
+    "\nWhat a request leaves for the major GC: bytes promoted per request by two young-generation GCs once the requests are done (promotion.mjs; bare GET = node:http, transport = got with the auth hook, poll = the whole client poll), and why (pretenured-closures.mjs, bytes per object holding 8 KB: a closure assigned straight to a property is allocated old and keeps what it captured through young GCs; Node 24's Writable makes one)",
   );
   out.push(
     table(result.poll.promotion ?? [], [
@@ -558,6 +562,10 @@ function report(result) {
       ['bare GET B', (r) => r.bareBytesPerRequest],
       ['transport B', (r) => r.transportBytesPerRequest],
       ['poll B', (r) => r.pollBytesPerRequest],
+      ['o.f = () => o', (r) => r.propertyAssignedClosureBytes],
+      ['via a local', (r) => r.localAssignedClosureBytes],
+      ['Writable', (r) => r.writableBytes],
+      ['Readable', (r) => r.readableBytes],
     ]),
   );
   const m = result.memory;
