@@ -1,7 +1,7 @@
 /** Small helpers shared by the bench scripts: child processes, ports, HTTP, statistics. */
 import { Buffer } from 'node:buffer';
 import { spawn, spawnSync } from 'node:child_process';
-import { request } from 'node:http';
+import { get, request } from 'node:http';
 import { createServer } from 'node:net';
 import { clearTimeout, setTimeout } from 'node:timers';
 
@@ -60,6 +60,21 @@ export function httpRequest(url, { method = 'GET', body, headers = {} } = {}) {
     req.on('error', reject);
     req.setTimeout(120_000, () => req.destroy(new Error(`timeout: ${method} ${url}`)));
     req.end(body);
+  });
+}
+
+/**
+ * The least an HTTP GET costs in Node, the baseline of the poll benches: node:http with the given
+ * options (a keep-alive agent, headers), the body read into one Buffer, nothing else (no timer).
+ */
+export function bareGet(url, options) {
+  return new Promise((resolve, reject) => {
+    get(url, options, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
   });
 }
 

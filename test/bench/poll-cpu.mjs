@@ -13,8 +13,7 @@
  *
  * node poll-cpu.mjs <agent url> <targets> <polls to measure>
  */
-import { Buffer } from 'node:buffer';
-import { Agent, get } from 'node:http';
+import { Agent } from 'node:http';
 import { Writable } from 'node:stream';
 import { buildAuthHeader, parsePublicKey, rootHeaderName } from '../../dist/src/obshell/auth.js';
 import { maintenanceTaskPath } from '../../dist/src/obshell/client.js';
@@ -24,6 +23,7 @@ import { createObshellClient } from '../../dist/src/obshell/client.js';
 import { recordPoll } from '../../dist/src/record-poll.js';
 import { createLimiter } from '../../dist/src/schedule.js';
 import { TargetTracker } from '../../dist/src/target.js';
+import { bareGet } from './lib.mjs';
 
 const [url, targetsArg, pollsArg] = process.argv.slice(2);
 const targetCount = Number(targetsArg);
@@ -87,18 +87,7 @@ for (let i = 0; i < cycles; i++) {
 }
 for (const t of targets) t.client.close();
 
-function fetchBody(url, options) {
-  return new Promise((resolve, reject) => {
-    get(url, options, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    }).on('error', reject);
-  });
-}
-
-const secret = JSON.parse((await fetchBody(`${url}/api/v1/secret`, {})).body.toString('utf8'));
+const secret = JSON.parse((await bareGet(`${url}/api/v1/secret`, {})).body.toString('utf8'));
 const bare = {
   agent: new Agent({ keepAlive: true, maxSockets: 64 }),
   headers: {
@@ -114,7 +103,7 @@ async function bareRound() {
   await Promise.all(
     targets.map(() =>
       limit(async () => {
-        const { status } = await fetchBody(`${url}${maintenanceTaskPath}`, bare);
+        const { status } = await bareGet(`${url}${maintenanceTaskPath}`, bare);
         if (status !== 200) throw new Error(`bare GET: ${status}`);
       }),
     ),

@@ -14,31 +14,20 @@
  *
  * node --expose-gc promotion.mjs <agent url> <polls>
  */
-import { Buffer } from 'node:buffer';
-import { Agent, get } from 'node:http';
+import { Agent } from 'node:http';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildAuthHeader, parsePublicKey, rootHeaderName } from '../../dist/src/obshell/auth.js';
 import { createObshellClient, maintenanceTaskPath } from '../../dist/src/obshell/client.js';
 import { createTransport } from '../../dist/src/obshell/transport.js';
+import { bareGet } from './lib.mjs';
 
 const [url, pollsArg] = process.argv.slice(2);
 const polls = Number(pollsArg ?? 100);
 const password = 'secret';
 const rounds = 5;
 
-function fetchBody(target, options) {
-  return new Promise((resolve, reject) => {
-    get(target, options, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    }).on('error', reject);
-  });
-}
-
-const secret = JSON.parse((await fetchBody(`${url}/api/v1/secret`, {})).body.toString('utf8'));
+const secret = JSON.parse((await bareGet(`${url}/api/v1/secret`, {})).body.toString('utf8'));
 const publicKey = parsePublicKey(secret.data.public_key);
 const agent = new Agent({ keepAlive: true });
 const headers = {
@@ -62,7 +51,7 @@ const client = createObshellClient({ urls: [url], password: () => password });
 
 const ways = {
   bare: async () => {
-    const { status } = await fetchBody(`${url}${maintenanceTaskPath}`, { agent, headers });
+    const { status } = await bareGet(`${url}${maintenanceTaskPath}`, { agent, headers });
     if (status !== 200) throw new Error(`bare GET: HTTP ${status}`);
   },
   transport: async () => {
