@@ -202,64 +202,91 @@ export function createTransport(options: TransportOptions): Transport {
   };
 }
 
-async function getCapped(
+/** Why the transport itself ended a request early; undefined while got is in charge. */
+type Stop = 'budget' | 'aborted' | 'tooLarge';
+
+function stopFailure(stop: Stop, options: TransportOptions): Failure {
+  if (stop === 'tooLarge')
+    return failure('parse', `response too large (over ${options.maxResponseBytes} bytes)`);
+  if (stop === 'aborted') return failure('timeout', 'poll aborted');
+  return failure('timeout', `request timed out after ${options.timeoutMs} ms`, { errCode: 'ETIMEDOUT' });
+}
+
+/**
+ * One GET through got's stream API, the body collected here. (Perf: got's promise API wraps each
+ * request in closures that V8 allocates in the old generation, `promise.on/json/… = …` and
+ * p-cancelable's accessors, and an abort signal adds one more in got's core; each keeps the
+ * finished request's objects alive through young-generation GCs until a full GC, 16–19 KB per
+ * request (test/bench/promotion.mjs). The stream API, the request destroyed here instead of by a
+ * signal, leaves 0.6–2 KB on Node 20 and 22; see README, Performance, for Node 24.) got still runs
+ * its hooks (the auth header), decompression and connection retries: a retry arrives as a new
+ * stream from `createRetryStream`, read the same way.
+ */
+function getCapped(
   instance: Got,
   options: TransportOptions,
   signing: Signing,
   url: string,
   { auth, signal }: { auth?: RequestAuth; signal?: AbortSignal | undefined },
 ): Promise<TransportResult> {
-  if (signal?.aborted) return failure('timeout', 'poll aborted before the request');
-  // One controller ends the request (and any retry) on the size cap, the caller's signal or the
-  // budget, which covers every attempt and every phase. (Perf: AbortSignal.timeout + AbortSignal.any
-  // cost a timer and weak-reference bookkeeping per request, GC work at hundreds of polls a second.
-  // got's own per-phase timeouts are not set: they add timers and listeners to every request, and
-  // leaving them out cut what the exporter allocates by a quarter at 1 000 targets (measured); the
-  // budget ends a request in any phase.)
-  const controller = new AbortController();
-  const cut = { tooLarge: false };
-  const cutOff = (): void => {
-    cut.tooLarge = true;
-    controller.abort();
-  };
-  const onAbort = (): void => {
-    controller.abort(signal?.reason);
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  // A TimeoutError reason, as AbortSignal.timeout gives: got then throws its TimeoutError.
-  const budget = setTimeout(() => {
-    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
-  }, options.timeoutMs).unref();
-  const context = {
-    obshellAuth: auth,
-    obshellSigning: signing,
-    obshellDeadline: Date.now() + options.timeoutMs,
-  };
-  const request = instance.get(url, { signal: controller.signal, context });
-  // Emitted once right after the headers (total = content-length) and then per chunk read.
-  void request.on('downloadProgress', ({ transferred, total }: { transferred: number; total?: number }) => {
-    if (transferred > options.maxResponseBytes || (total ?? 0) > options.maxResponseBytes) cutOff();
-  });
-  try {
-    const response = await request;
-    return {
-      kind: 'answer',
-      answer: { status: response.statusCode, body: response.rawBody },
+  if (signal?.aborted) return Promise.resolve(failure('timeout', 'poll aborted before the request'));
+  return new Promise((resolve) => {
+    const context = {
+      obshellAuth: auth,
+      obshellSigning: signing,
+      obshellDeadline: Date.now() + options.timeoutMs,
     };
-  } catch (error) {
-    if (cut.tooLarge) return failure('parse', `response too large (over ${options.maxResponseBytes} bytes)`);
-    if (isAborted(signal)) return failure('timeout', 'poll aborted');
-    if ((error as { code?: unknown }).code === authHeaderErrorCode) {
-      return failure('auth', 'cannot build the auth header with the agent public key');
-    }
-    return classifyTransportError(error);
-  } finally {
-    clearTimeout(budget);
-    signal?.removeEventListener('abort', onAbort);
-  }
-}
-
-/** A call, so that the checker does not narrow `aborted` from the check before the await. */
-function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted ?? false;
+    let request = instance.stream(url, { context });
+    let chunks: Buffer[] = [];
+    let size = 0;
+    let status = 0;
+    let settled = false;
+    const settle = (result: TransportResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(budget);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(result);
+    };
+    // The request's budget covers every attempt and every phase (got's per-phase timeouts are not
+    // set: their timers and listeners were a quarter of what the exporter allocated, measured).
+    const stop = (why: Stop): void => {
+      settle(stopFailure(why, options));
+      request.destroy();
+    };
+    const onAbort = (): void => {
+      stop('aborted');
+    };
+    const budget = setTimeout(stop, options.timeoutMs, 'budget').unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const read = (attempt: typeof request): void => {
+      attempt.once('response', (response: { statusCode: number; headers: Record<string, unknown> }) => {
+        status = response.statusCode;
+        if (Number(response.headers['content-length'] ?? 0) > options.maxResponseBytes) stop('tooLarge');
+      });
+      attempt.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > options.maxResponseBytes) stop('tooLarge');
+        else chunks.push(chunk);
+      });
+      attempt.once('end', () => {
+        settle({ kind: 'answer', answer: { status, body: Buffer.concat(chunks, size) } });
+      });
+      attempt.on('error', (error: Error) => {
+        settle(
+          (error as { code?: unknown }).code === authHeaderErrorCode
+            ? failure('auth', 'cannot build the auth header with the agent public key')
+            : classifyTransportError(error),
+        );
+      });
+      attempt.once('retry', (_count: number, _error: Error, createRetryStream: () => typeof request) => {
+        if (settled) return;
+        chunks = [];
+        size = 0;
+        request = createRetryStream();
+        read(request);
+      });
+    };
+    read(request);
+  });
 }
