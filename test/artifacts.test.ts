@@ -665,14 +665,18 @@ describe('deploy/docker/Dockerfile', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/-\/healthy/m);
     expect(dockerfile).toContain(
-      `ENTRYPOINT ["node", "--no-maglev", "--no-concurrent-recompilation", "${pkg.bin['obshell-exporter']!}"]`,
+      `ENTRYPOINT ["node", "--no-maglev", "--no-concurrent-recompilation", "--no-allocation-site-pretenuring", "${pkg.bin['obshell-exporter']!}"]`,
     );
   });
 
   it('starts Node with flags this Node accepts, as every other way deploy/ starts it', () => {
     const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
     const nodeArgs = entrypoint.slice(1, -1);
-    expect(nodeArgs).toEqual(['--no-maglev', '--no-concurrent-recompilation']);
+    expect(nodeArgs).toEqual([
+      '--no-maglev',
+      '--no-concurrent-recompilation',
+      '--no-allocation-site-pretenuring',
+    ]);
     // The sharded StatefulSet replaces the ENTRYPOINT (its shell picks the shard); systemd runs node.
     const starts = [
       read('deploy/kubernetes/statefulset-sharded.yaml'),
