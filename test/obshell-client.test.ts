@@ -7,6 +7,7 @@ import {
   type ObshellClientOptions,
 } from '../src/obshell/client.js';
 import { reuseOrSign } from '../src/obshell/auth.js';
+import { retryBaseDelayMs, retryLimit } from '../src/obshell/transport.js';
 import type { TaskOutcome } from '../src/obshell/outcome.js';
 import {
   decryptHeader,
@@ -341,12 +342,18 @@ describe('obshell client: several agents', () => {
     expect(second.requests).toHaveLength(0);
   });
 
-  it('returns the last failure when every agent is unreachable', async () => {
+  it('returns the last failure when every agent is unreachable, each retried with backoff first', async () => {
     const [a, b] = [await refusedPort(), await refusedPort()];
+    const started = performance.now();
     const outcome = failureOf(
       await clientFor([`http://127.0.0.1:${a}`, `http://127.0.0.1:${b}`]).fetchLastMaintenanceTask(),
     );
     expect(outcome).toMatchObject({ reason: 'connect', errCode: 'ECONNREFUSED', agent: `127.0.0.1:${b}` });
+    // Each agent was asked 1 + retryLimit times: a refusal comes back at once, the backoffs do not.
+    // (Node 24 and later also report a retried attempt's dropped socket; that must not end the poll.)
+    const backoffMs = Array.from({ length: retryLimit }, (_, i) => retryBaseDelayMs * 2 ** i);
+    const sumMs = backoffMs.reduce((sum, ms) => sum + ms, 0);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(2 * sumMs - 5);
   });
 
   it('names agents host:port with the default port when the URL has none', async () => {

@@ -54,8 +54,9 @@ export type Transport = {
   close(): void;
 };
 
-const retryLimit = 2;
-const retryBaseDelayMs = 50;
+/** Connection-level failures are retried this often, after 50 ms, then 100 ms. */
+export const retryLimit = 2;
+export const retryBaseDelayMs = 50;
 const authHeaderErrorCode = 'EOBSHELL_AUTH_HEADER';
 
 function readTlsFile(kind: string, path: string | undefined): Buffer | undefined {
@@ -115,12 +116,17 @@ function signHook(options: Parameters<BeforeRequestHook>[0]): void {
   }
 }
 
+/** Attempts got has decided to retry, counted by retryDelay (got copies the context, not this object). */
+type Retries = { scheduled: number };
+
 /** Connection-level errors only, small backoff, and never a retry that would start past the deadline. */
 function retryDelay({ attemptCount, error }: { attemptCount: number; error: RequestError }): number {
   if (!connectErrorCodes.has(error.code) || error.name === 'ReadError') return 0;
-  const deadline = error.options.context['obshellDeadline'];
+  const { obshellDeadline: deadline, obshellRetries: retries } = error.options.context;
   const delay = retryBaseDelayMs * 2 ** (attemptCount - 1);
-  return typeof deadline === 'number' && Date.now() + delay < deadline ? delay : 0;
+  if (typeof deadline !== 'number' || Date.now() + delay >= deadline) return 0;
+  if (retries) (retries as Retries).scheduled = attemptCount;
+  return delay;
 }
 
 export type Agents = { http: HttpAgent; https: HttpsAgent };
@@ -231,10 +237,12 @@ function getCapped(
 ): Promise<TransportResult> {
   if (signal?.aborted) return Promise.resolve(failure('timeout', 'poll aborted before the request'));
   return new Promise((resolve) => {
+    const retries: Retries = { scheduled: 0 };
     const context = {
       obshellAuth: auth,
       obshellSigning: signing,
       obshellDeadline: Date.now() + options.timeoutMs,
+      obshellRetries: retries,
     };
     let request = instance.stream(url, { context });
     let chunks: Buffer[] = [];
@@ -259,7 +267,7 @@ function getCapped(
     };
     const budget = setTimeout(stop, options.timeoutMs, 'budget').unref();
     signal?.addEventListener('abort', onAbort, { once: true });
-    const read = (attempt: typeof request): void => {
+    const read = (attempt: typeof request, index: number): void => {
       attempt.once('response', (response: { statusCode: number; headers: Record<string, unknown> }) => {
         status = response.statusCode;
         if (Number(response.headers['content-length'] ?? 0) > options.maxResponseBytes) stop('tooLarge');
@@ -273,6 +281,9 @@ function getCapped(
         settle({ kind: 'answer', answer: { status, body: Buffer.concat(chunks, size) } });
       });
       attempt.on('error', (error: Error) => {
+        // An attempt got retries is not the answer. (On Node 24 and later the attempt also reports
+        // its dropped socket, ERR_SOCKET_CLOSED_BEFORE_CONNECTION, before got's 'retry' event.)
+        if (retries.scheduled > index) return;
         settle(
           (error as { code?: unknown }).code === authHeaderErrorCode
             ? failure('auth', 'cannot build the auth header with the agent public key')
@@ -284,9 +295,9 @@ function getCapped(
         chunks = [];
         size = 0;
         request = createRetryStream();
-        read(request);
+        read(request, index + 1);
       });
     };
-    read(request);
+    read(request, 0);
   });
 }
