@@ -656,11 +656,11 @@ describe('deploy/docker/Dockerfile', () => {
   const dockerfile = read('deploy/docker/Dockerfile');
   const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string> };
 
-  it('is multi-stage on Node 24 (Debian, glibc), production dependencies only, non-root, with a health check', () => {
+  it('is multi-stage on Node 26 (Debian, glibc), production dependencies only, non-root, with a health check', () => {
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
     // glibc, as the bench measures it (npm's official Node builds); not Alpine's musl.
     for (const from of dockerfile.match(/^FROM \S+/gm) ?? [])
-      expect(from).toMatch(/^FROM node:24-bookworm-slim\b/);
+      expect(from).toMatch(/^FROM node:26-bookworm-slim\b/);
     expect(dockerfile).toContain('npm ci --omit=dev');
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/-\/healthy/m);
