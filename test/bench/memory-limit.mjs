@@ -7,7 +7,6 @@
  * this process's own; without one (not root, no memory controller) the phase is skipped with the
  * reason.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -25,53 +24,10 @@ export function deploymentLimits(root) {
 }
 
 /**
- * The runtime image's Node major, the node flags of its ENTRYPOINT and the environment its last
- * stage sets (`ENV NAME=value` lines: NODE_ENV, glibc's malloc settings), from deploy/docker/Dockerfile.
- */
-export function imageRuntime(root) {
-  const dockerfile = readFileSync(join(root, 'deploy', 'docker', 'Dockerfile'), 'utf8');
-  const major = [...dockerfile.matchAll(/^FROM node:(\d+)/gm)].at(-1)?.[1];
-  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
-  if (!major || !entrypoint) throw new Error('Dockerfile: cannot read the runtime Node major or ENTRYPOINT');
-  const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-  const env = Object.fromEntries(
-    [...runtimeStage.matchAll(/^ENV (\w+)=(\S+)$/gm)].map(([, name, value]) => [name, value]),
-  );
-  // ["node", ...flags, "dist/src/main.js"]
-  return { major: Number(major), nodeArgs: JSON.parse(entrypoint).slice(1, -1), env };
-}
-
-/**
  * deploy/kubernetes/deployment.yaml's memory-first alternative: V8's memory saver mode on top of
  * the ENTRYPOINT's flags (Node 22 and later; Node 20 refuses the flag).
  */
 export const memoryFirstFlags = ['--memory-saver-mode'];
-
-/**
- * A Node binary of that major: this one when it matches, else the npm package `node@<major>`'s
- * (the official Linux build; npm exec caches it). { path, version } or { reason }.
- */
-export function nodeOfMajor(major) {
-  if (process.versions.node.split('.')[0] === String(major)) {
-    return { path: process.execPath, version: process.version };
-  }
-  try {
-    const run = (command, args) =>
-      execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-    const path = run('npm', [
-      'exec',
-      '--yes',
-      `--package=node@${major}`,
-      '--',
-      'node',
-      '-p',
-      'process.execPath',
-    ]);
-    return { path, version: run(path, ['--version']) };
-  } catch (error) {
-    return { reason: `cannot get Node ${major} from npm: ${String(error.message).split('\n')[0]}` };
-  }
-}
 
 /** A new memory cgroup limited to `bytes`: { dir, wrap(command, args), close() } or { reason }. */
 export function memoryCgroup(bytes) {

@@ -37,13 +37,8 @@ import {
   stopAllSync,
   waitFor,
 } from './lib.mjs';
-import {
-  deploymentLimits,
-  imageRuntime,
-  memoryCgroup,
-  memoryFirstFlags,
-  nodeOfMajor,
-} from './memory-limit.mjs';
+import { imageRuntime, nodeOfMajor } from '../image-node.mjs';
+import { deploymentLimits, memoryCgroup, memoryFirstFlags } from './memory-limit.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..', '..');
