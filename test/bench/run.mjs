@@ -14,7 +14,8 @@
  * library does), and without it (identity). The goals are stated on the gzip (Prometheus-like) runs.
  *
  * Options: --quick (1 run, 1 s each; 16 s on schedule), --runs=N, --duration=S, --targets=1,100,1000,
- *   --steady=S (seconds each exporter runs on its own schedule before wrk; 60)
+ *   --steady=S (seconds each exporter runs on its own schedule before wrk; 60),
+ *   --warmup=S (seconds on that schedule left out first, after the first round and build; 15)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,6 +57,13 @@ const targetCounts = (args.targets ?? '1,100,1000').split(',').map(Number);
 const connections = 50;
 /** How long each exporter runs on its own schedule (polls every 15 s, scraped every 15 s) before wrk. */
 const steadySeconds = Number(args.steady ?? (quick ? 16 : 60));
+/**
+ * Left out of those figures: one interval after the first round and the first /metrics build. The
+ * first build renders and compresses every target's text at once (~45 MB at 1 000 targets), JIT and
+ * GC sizing settle, and V8 keeps freed pages pooled for 8 s (Node 26): RSS stands 5-25 MB over the
+ * steady state for a few seconds. That start-up figure is reported on its own.
+ */
+const warmupSeconds = Number(args.warmup ?? 15);
 const password = 'secret';
 
 process.on('exit', stopAllSync);
@@ -128,6 +136,7 @@ function obshellFamilies(text) {
  * RSS sampled every second (it saws with the garbage collector, so mean and max).
  */
 async function steadyState(pid, url, seconds) {
+  await sleep(warmupSeconds * 1000);
   const rss = [];
   let heapUsed = NaN;
   const cpuBefore = await cpuMsOf(pid);
@@ -155,7 +164,7 @@ const metricValue = (text, name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').e
 /**
  * The built exporter with `count` targets, started (by `node` with `nodeArgs`, inside `cgroup` with
  * `nodeOptions` when given) and polled once through: its process, /metrics URL, first-round time,
- * first gzip body and idle memory.
+ * first gzip body and memory right after that first build (start-up).
  */
 async function launchExporter(
   count,
@@ -190,18 +199,18 @@ async function launchExporter(
     return (await httpRequest(`http://127.0.0.1:${port}/-/ready`)).status === 200;
   });
   const firstRoundMs = Date.now() - t0;
-  // Asked as Prometheus asks (gzip), so the idle figures are those of a Prometheus-scraped exporter.
+  // Asked as Prometheus asks (gzip), so the start-up figures are those of a Prometheus-scraped exporter.
   const first = await httpRequest(url, { headers: { 'accept-encoding': 'gzip' } });
   if (first.headers['content-encoding'] !== 'gzip') throw new Error('exporter did not gzip /metrics');
   const body = gunzipSync(first.body);
   const text = body.toString('utf8');
   if (!text.includes('obshell_up{target="bench-0000"} 1'))
     throw new Error('exporter did not poll the simulator');
-  const idle = {
+  const startup = {
     rss: await rssOf(exporter.child.pid),
     heapUsed: metricValue(text, 'nodejs_heap_size_used_bytes'),
   };
-  return { exporter, url, firstRoundMs, gzipped: first.body, body, text, idle };
+  return { exporter, url, firstRoundMs, gzipped: first.body, body, text, startup };
 }
 
 /**
@@ -214,6 +223,7 @@ async function deployedBench(count, ctx, node, image) {
   const setup = {
     targets: count,
     memoryLimit: limits.memory,
+    memoryLimitBytes: limits.bytes,
     nodeOptions: limits.nodeOptions,
     imageNode: image.major,
     node: node.version,
@@ -226,7 +236,7 @@ async function deployedBench(count, ctx, node, image) {
     return { ...setup, skipped: cgroup.reason };
   }
   try {
-    const { exporter, url, idle } = await launchExporter(count, ctx, {
+    const { exporter, url, startup } = await launchExporter(count, ctx, {
       cgroup,
       nodeOptions: limits.nodeOptions,
       node: node.path,
@@ -238,7 +248,7 @@ async function deployedBench(count, ctx, node, image) {
     log(
       `${count} targets as deployed (${deployedSetup(setup)}), own schedule ${steady.seconds} s: CPU ${steady.cpuPct.toFixed(1)} % of a core, RSS mean ${mb(steady.rssMean)} MB, max ${mb(steady.rssMax)} MB`,
     );
-    return { ...setup, idle, steady };
+    return { ...setup, startup, steady };
   } finally {
     cgroup.close();
   }
@@ -288,7 +298,7 @@ async function scrapeBench(count, ctx) {
     gzipped,
     body,
     text,
-    idle,
+    startup,
   } = await launchExporter(count, ctx);
   const gzipBytes = gzipped.length;
 
@@ -399,7 +409,7 @@ async function scrapeBench(count, ctx) {
     gzipBytes,
     pushedBytes: pushed.length,
     firstRoundMs,
-    exporterMemory: { idle, loaded },
+    exporterMemory: { startup, loaded },
     steady,
     seconds,
     // Top level: the gzip (Prometheus-like) runs, on which the goals are stated.
@@ -565,7 +575,7 @@ function report(result) {
   );
   const m = result.memory;
   out.push(
-    `\nExporter process: RSS idle after the first round; on its own schedule for ${steadySeconds} s (polled and scraped every 15 s): CPU and RSS; after the wrk runs`,
+    `\nExporter process: RSS at start-up (right after the first round and the first /metrics build); on its own schedule for ${steadySeconds} s after ${warmupSeconds} s of warm-up (polled and scraped every 15 s): CPU and RSS; after the wrk runs`,
   );
   out.push(
     table(result.scrape, [
@@ -573,8 +583,8 @@ function report(result) {
       ['CPU % core', (r) => f1(r.steady.cpuPct)],
       ['RSS mean MB', (r) => mb(r.steady.rssMean)],
       ['RSS max MB', (r) => mb(r.steady.rssMax)],
-      ['RSS idle MB', (r) => mb(r.exporterMemory.idle.rss)],
-      ['heap idle MB', (r) => mb(r.exporterMemory.idle.heapUsed)],
+      ['RSS start-up MB', (r) => mb(r.exporterMemory.startup.rss)],
+      ['heap start-up MB', (r) => mb(r.exporterMemory.startup.heapUsed)],
       ['RSS loaded MB', (r) => mb(r.exporterMemory.loaded.rss)],
       ['heap loaded MB', (r) => mb(r.exporterMemory.loaded.heapUsed)],
     ]),
@@ -589,7 +599,7 @@ function report(result) {
     out.push(
       r.skipped
         ? `${title} (${deployedSetup(r)}): not measured, ${r.skipped}`
-        : `${title} (deploy/: ${deployedSetup(r)}), ${r.targets} targets on their own schedule for ${r.steady.seconds} s: CPU ${f1(r.steady.cpuPct)} % of a core, RSS mean ${mb(r.steady.rssMean)} MB, max ${mb(r.steady.rssMax)} MB (idle ${mb(r.idle.rss)} MB)`,
+        : `${title} (deploy/: ${deployedSetup(r)}), ${r.targets} targets on their own schedule for ${r.steady.seconds} s after ${warmupSeconds} s of warm-up: CPU ${f1(r.steady.cpuPct)} % of a core, RSS mean ${mb(r.steady.rssMean)} MB, max ${mb(r.steady.rssMax)} MB (start-up ${mb(r.startup.rss)} MB)`,
     );
   }
   out.push(
@@ -609,7 +619,7 @@ function report(result) {
         ['body', ({ r }) => f1(r.bodyBytes / s0.bodyBytes)],
         ['exporter rps', ({ r }) => f3(r.exporter.rps / s0.exporter.rps)],
         ['p99', ({ r }) => f1(r.exporter.p99Ms / s0.exporter.p99Ms)],
-        ['RSS idle', ({ r }) => f2(r.exporterMemory.idle.rss / s0.exporterMemory.idle.rss)],
+        ['RSS start-up', ({ r }) => f2(r.exporterMemory.startup.rss / s0.exporterMemory.startup.rss)],
         ['CPU/poll', ({ p }) => (p ? f2(p.cpuMsPerPoll / p0.cpuMsPerPoll) : '-')],
         ['render', ({ p }) => (p ? f1(p.renderMsAfterPoll / p0.renderMsAfterPoll) : '-')],
       ],
@@ -627,9 +637,9 @@ function report(result) {
   const deployedAt1000 = !d.skipped && d.targets === 1000;
   const mf = result.deployedMemoryFirst;
   const memoryFirstAt1000 = mf && !mf.skipped && mf.targets === 1000;
-  // Idle after the first round and at every reading on the schedule.
-  const rssUnder150 = (r) =>
-    (r.idle ?? r.exporterMemory.idle).rss < 150 * 1048576 && r.steady.rssMax < 150 * 1048576;
+  // Every reading on the schedule, after the warm-up (the issue's "after warm-up").
+  const rssUnder150 = (r) => r.steady.rssMax < 150 * 1048576;
+  const startupOf = (r) => (r.startup ?? r.exporterMemory.startup).rss;
   const goals = [
     [
       'exporter/baseline >= 0.8 at 100 targets',
@@ -661,18 +671,18 @@ function report(result) {
         `${f1(at(1000).steady.cpuPct)} % (default heap)${deployedAt1000 ? `; ${f1(d.steady.cpuPct)} % as deployed` : ''}`,
     ],
     [
-      'RSS < 150 MB at 1000 targets (default heap, as deployed, or its memory-first alternative)',
+      'RSS < 150 MB at 1000 targets after warm-up (default heap, as deployed, or its memory-first alternative)',
       at(1000) &&
         (rssUnder150(at(1000)) ||
           (deployedAt1000 && rssUnder150(d)) ||
           (memoryFirstAt1000 && rssUnder150(mf))),
       at(1000) &&
-        `default heap: ${mb(at(1000).exporterMemory.idle.rss)} MB idle, ${mb(at(1000).steady.rssMean)} MB mean / ${mb(at(1000).steady.rssMax)} MB max on schedule, ${mb(at(1000).exporterMemory.loaded.rss)} MB after wrk` +
+        `default heap: ${mb(at(1000).steady.rssMean)} MB mean / ${mb(at(1000).steady.rssMax)} MB max on schedule (${mb(startupOf(at(1000)))} MB at start-up), ${mb(at(1000).exporterMemory.loaded.rss)} MB after wrk` +
           (deployedAt1000
-            ? `; as deployed: ${mb(d.idle.rss)} MB idle, ${mb(d.steady.rssMean)} MB mean / ${mb(d.steady.rssMax)} MB max`
+            ? `; as deployed: ${mb(d.steady.rssMean)} MB mean / ${mb(d.steady.rssMax)} MB max (${mb(startupOf(d))} MB at start-up)`
             : '') +
           (memoryFirstAt1000
-            ? `; memory first: ${mb(mf.idle.rss)} MB idle, ${mb(mf.steady.rssMean)} MB mean / ${mb(mf.steady.rssMax)} MB max at ${f1(mf.steady.cpuPct)} % of a core`
+            ? `; memory first: ${mb(mf.steady.rssMean)} MB mean / ${mb(mf.steady.rssMax)} MB max (${mb(startupOf(mf))} MB at start-up) at ${f1(mf.steady.cpuPct)} % of a core`
             : ''),
     ],
     [
@@ -682,6 +692,11 @@ function report(result) {
           (r) => r && r.steady.cpuPct < 7 && rssUnder150(r),
         ),
       at(1000) && (deployedAt1000 ? 'see the two lines above' : 'as deployed not measured'),
+    ],
+    [
+      'as deployed, the start-up peak (first round and first /metrics build) within the memory limit',
+      deployedAt1000 ? startupOf(d) < d.memoryLimitBytes : undefined,
+      deployedAt1000 && `${mb(startupOf(d))} MB of ${d.memoryLimit}`,
     ],
     [
       '< 5 % growth over the churn',
