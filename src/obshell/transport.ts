@@ -224,7 +224,8 @@ function stopFailure(stop: Stop, options: TransportOptions): Failure {
  * p-cancelable's accessors, and an abort signal adds one more in got's core; each keeps the
  * finished request's objects alive through young-generation GCs until a full GC, 16–19 KB per
  * request (test/bench/promotion.mjs). The stream API, the request destroyed here instead of by a
- * signal, leaves 0.6–2 KB on Node 20 and 22; see README, Performance, for Node 24.) got still runs
+ * signal, leaves 0.6–2 KB on Node 20 and 22; ~13.5 KB on Node 24 and 26, whose Writable keeps a
+ * pretenured closure per stream, test/bench/HISTORY.md.) got still runs
  * its hooks (the auth header), decompression and connection retries: a retry arrives as a new
  * stream from `createRetryStream`, read the same way.
  */
