@@ -4,9 +4,15 @@
  */
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
-import { crc32, gunzipSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync, gunzipSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { compressParts, compressSegment, crc32Combine, gzipSegments } from '../src/metrics/gzip-segments.js';
+import {
+  compressParts,
+  compressSegment,
+  crc32Combine,
+  gzipSegments,
+  zlibStateFor,
+} from '../src/metrics/gzip-segments.js';
 
 describe('gzipSegments', () => {
   it('decompresses to the concatenation of any segments, in order', () => {
@@ -27,6 +33,26 @@ describe('gzipSegments', () => {
     expect(gunzipSync(body).toString('utf8')).toBe(texts.join(''));
     expect(body.readUInt32LE(body.length - 8)).toBe(crc32(texts.join('')));
     expect(body.length).toBeLessThan(Buffer.byteLength(texts.join('')) / 10);
+  });
+
+  it('compresses a segment smaller than zlib’s window as tightly as with the whole window', () => {
+    const line = (i: number) => `obshell_task_state{target="t-${i}",state="${i % 5}"} ${i % 2}\n`;
+    for (const lines of [1, 3, 10, 40, 200, 800, 3000]) {
+      const text = Array.from({ length: lines }, (_, i) => line(i)).join('');
+      const bytes = Buffer.from(text);
+      const whole = deflateRawSync(bytes, { level: 6, finishFlush: constants.Z_SYNC_FLUSH });
+      const segment = compressSegment(text);
+      expect(segment.deflated.length, `${bytes.length} bytes`).toBeLessThanOrEqual(whole.length + 4);
+      // The window covers the whole input (and zlib's lookahead), or is zlib's largest.
+      expect(2 ** zlibStateFor(bytes.length).windowBits).toBeGreaterThanOrEqual(
+        Math.min(bytes.length + 262, 2 ** 15),
+      );
+      const inflated = inflateRawSync(segment.deflated, { finishFlush: constants.Z_SYNC_FLUSH });
+      expect(inflated.toString('utf8')).toBe(text);
+    }
+    expect(zlibStateFor(0)).toEqual({ windowBits: 9, memLevel: 2 });
+    expect(zlibStateFor(300)).toEqual({ windowBits: 10, memLevel: 3 });
+    expect(zlibStateFor(40_000)).toEqual({ windowBits: 15, memLevel: 8 });
   });
 
   it('is read by the gzip tool too (another implementation than Node’s zlib)', () => {

@@ -67,10 +67,23 @@ export function compressParts(parts: Iterable<string>): Segment {
   return segment;
 }
 
+/**
+ * zlib's state sized to the input: a window just larger than the bytes (a match cannot reach
+ * farther back than the input anyway; 262 is zlib's lookahead) and the hash table to match. Most
+ * segments a poll changes in a small fleet are a few hundred bytes, and zlib's default state is
+ * ~256 KB allocated and cleared per call: 23 against 34 µs for a 260-byte segment, the same bytes
+ * out (measured). Segments over 32 KB get the defaults (15, 8).
+ */
+export function zlibStateFor(length: number): { windowBits: number; memLevel: number } {
+  const windowBits = Math.min(15, Math.max(9, Math.ceil(Math.log2(length + 262))));
+  return { windowBits, memLevel: windowBits - 7 };
+}
+
 /** `bytes` are only read: the deflated result is a copy (see ownBytes). */
 function compressBytes(bytes: Buffer): Segment {
+  const options = { level, finishFlush: constants.Z_SYNC_FLUSH, ...zlibStateFor(bytes.length) };
   return {
-    deflated: ownBytes(deflateRawSync(bytes, { level, finishFlush: constants.Z_SYNC_FLUSH })),
+    deflated: ownBytes(deflateRawSync(bytes, options)),
     crc: crc32(bytes),
     length: bytes.length,
     shift: x2nmodp(bytes.length, 3),
