@@ -3,7 +3,7 @@
  * demo (live, changing metrics from the embedded simulator), exit codes and --config.check.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,17 @@ function run(args: string[], env: Record<string, string> = {}) {
 
 // dist/ is built once for the whole run by test/setup/build.ts.
 
+/** Temporary directories of this file, removed when it is done. */
+const tempDirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 describe('command line', () => {
   it('prints help and version, exit 0', () => {
     const help = run(['--help']);
@@ -41,7 +52,7 @@ describe('command line', () => {
   });
 
   it('exits 1 on a bad config file, naming the key and the reason', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'obshell-exporter-cli-'));
+    const dir = tempDir('obshell-exporter-cli-');
     const file = join(dir, 'bad.yml');
     writeFileSync(file, 'targets:\n  - name: a\n    urls: [ftp://x]\n    pasword_file: /x\n');
     const r = run(['--config.file', file]);
@@ -51,7 +62,7 @@ describe('command line', () => {
   });
 
   it('exits 1 on an invalid web config file, with --config.check too', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'obshell-exporter-cli-'));
+    const dir = tempDir('obshell-exporter-cli-');
     const file = join(dir, 'web.yml');
     writeFileSync(
       file,
@@ -66,7 +77,7 @@ describe('command line', () => {
   });
 
   it('--config.check prints the effective config without secrets', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'obshell-exporter-cli-'));
+    const dir = tempDir('obshell-exporter-cli-');
     const secretFile = join(dir, 'password');
     writeFileSync(secretFile, canary.root);
     const r = run(
@@ -130,7 +141,7 @@ describe('--demo', () => {
 describe('reload', () => {
   it('applies a changed config file on SIGHUP, keeps the old one on an invalid one (POST /-/reload)', async () => {
     const sim = await startSimulator({ port: 0, scenario: 'seed', password: canary.root });
-    const dir = mkdtempSync(join(tmpdir(), 'obshell-exporter-reload-'));
+    const dir = tempDir('obshell-exporter-reload-');
     const file = join(dir, 'config.yml');
     const secret = join(dir, 'password');
     writeFileSync(secret, canary.root);

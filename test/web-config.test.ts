@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseWebConfig, readWebConfigFile, WebConfigError } from '../src/web/web-config.js';
 import { tempDir } from './web-helpers.js';
 
@@ -187,7 +187,7 @@ describe('web config parsing', () => {
 
   it('names an unreadable file by its error code only', () => {
     const { dir, cleanup } = tempDir();
-    afterAll(cleanup);
+    onTestFinished(cleanup);
     const file = join(dir, 'web.yml');
     expect(() => readWebConfigFile(file)).toThrow(`invalid web config ${file}: cannot read: ENOENT`);
     writeFileSync(file, 'basic_auth_users: {}\n');
