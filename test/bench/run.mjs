@@ -524,7 +524,7 @@ function report(result) {
     ['baseline rps', (r) => f1(r.baseline.rps)],
     ['p99 ms', (r) => f1(r.baseline.p99Ms)],
     ['pushgw rps', (r) => f1(r.pushgateway.rps)],
-    ['p99 ms', (r) => f1(r.pushgateway.p99Ms)],
+    ['p99 ms', (r) => (r.pushgateway.rps > 0 ? f1(r.pushgateway.p99Ms) : '-')], // none answered: no latency
     ['exp/base', (r) => f2(r.ratioToBaseline)],
     ['of medians', (r) => f2(r.ratioOfMedians)],
     ['exp/pushgw', (r) => `${r.pushgatewayCompleted ? '' : '>'}${f1(r.ratioToPushgateway)}`],
