@@ -14,3 +14,8 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
+
+/** A password could not be read (file, environment variable); the message names it, never a value. */
+export class SecretReadError extends Error {
+  override name = 'SecretReadError' as const;
+}

@@ -1,8 +1,9 @@
 /** Integration: the client against the project's obshell simulator, over real sockets with real auth. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSecretReader } from '../src/config/secrets.js';
 import { createObshellClient, type ObshellClientOptions } from '../src/obshell/client.js';
 import type { TaskOutcome } from '../src/obshell/outcome.js';
 import {
@@ -65,6 +66,41 @@ describe('client × simulator: auth', () => {
     expect(await client.fetchLastMaintenanceTask()).toMatchObject({ kind: 'failure', reason: 'auth' });
     current = 'rotated-pw';
     expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+  });
+
+  it('a password file that disappears fails the poll as auth, naming the file, before any request', async () => {
+    const sim = await simulator();
+    const dir = mkdtempSync(join(tmpdir(), 'obshell-client-sim-'));
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const file = join(dir, 'root-password');
+    writeFileSync(file, `${password}\n`);
+    const client = clientFor([sim.url], { password: createSecretReader({ kind: 'file', path: file }, {}) });
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    const requests = sim.requestCount(taskPath);
+    rmSync(file);
+    for (let i = 0; i < 2; i++) {
+      const outcome = await client.fetchLastMaintenanceTask();
+      expect(outcome).toMatchObject({ kind: 'failure', reason: 'auth' });
+      expect(outcome.kind === 'failure' && outcome.message).toBe(
+        `cannot read password file "${file}": no such file`,
+      );
+    }
+    expect(sim.requestCount(taskPath)).toBe(requests);
+    writeFileSync(file, password);
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+  });
+
+  it('an unset agent password variable fails the poll as auth, naming the variable', async () => {
+    const sim = await simulator({ agentPassword: 'sim-agent-pw' });
+    const agentPassword = createSecretReader({ kind: 'env', name: 'OBSHELL_AGENT_PASSWORD' }, {});
+    const outcome = await clientFor([sim.url], { agentPassword }).fetchLastMaintenanceTask();
+    expect(outcome).toMatchObject({
+      kind: 'failure',
+      reason: 'auth',
+      message: 'environment variable "OBSHELL_AGENT_PASSWORD" is not set',
+    });
   });
 
   it('uses the agent password header when the agent has one', async () => {
@@ -226,7 +262,9 @@ describe('client × simulator: transports', () => {
     });
     const socketPath = join(dir, 'obshell.sock');
     const sim = await simulator({ socketPath });
-    const outcome = await clientFor([], { socketPath, password: () => 'ignored' }).fetchLastMaintenanceTask();
+    // The socket takes no auth: a password that cannot be read does not matter.
+    const unreadable = createSecretReader({ kind: 'file', path: join(dir, 'missing') }, {});
+    const outcome = await clientFor([], { socketPath, password: unreadable }).fetchLastMaintenanceTask();
     expect(outcome).toMatchObject({ kind: 'ok', agent: { address: socketPath } });
     expect(sim.requestCount('/api/v1/secret')).toBe(0);
   });

@@ -1,5 +1,6 @@
 /** Reading credentials by reference, late: a rotated password file is picked up without a restart. */
 import { readFileSync, statSync } from 'node:fs';
+import { SecretReadError } from '../errors.js';
 import { quote } from './problems.js';
 import type { SecretRef } from './types.js';
 import { describeFsError } from './values.js';
@@ -12,10 +13,7 @@ export type SecretFs = {
 
 const nodeFs: SecretFs = { statSync, readFileSync };
 
-/** Thrown when a secret cannot be read; names the file or variable, never any content. */
-export class SecretReadError extends Error {
-  override name = 'SecretReadError' as const;
-}
+export { SecretReadError };
 
 // A Kubernetes secret rotates by swapping a symlink, which changes the inode; editors change mtime or size.
 function fileStamp(fs: SecretFs, path: string): string {

@@ -33,12 +33,10 @@ export const infoMaxAgeMs = 600_000;
 /** Where an agent lives: `base` + path is requested; `address` names it in outcomes. */
 export type AgentTarget = { url: string; base: string; address: string; socket: boolean };
 
-export type SessionDeps = {
-  transport: Transport;
-  password: () => string;
-  agentPassword?: (() => string | undefined) | undefined;
-  now: () => number;
-};
+export type SessionDeps = { transport: Transport; now: () => number };
+
+/** The poll's passwords, read once at its start: root@sys, and the agent password when one is set. */
+export type Credentials = { password: string; agentPassword: string | undefined };
 
 type Value<T> = { kind: 'value'; value: T };
 const value = <T>(v: T): Value<T> => ({ kind: 'value', value: v });
@@ -47,7 +45,7 @@ type CachedInfo = { info: AgentInfo; fetchedAt: number };
 
 export type AgentSession = {
   readonly target: AgentTarget;
-  poll(signal?: AbortSignal): Promise<TaskOutcome>;
+  poll(credentials: Credentials, signal?: AbortSignal): Promise<TaskOutcome>;
 };
 
 export function createAgentSession(target: AgentTarget, deps: SessionDeps): AgentSession {
@@ -57,7 +55,6 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
   let lastDag: { digest: string; dag: Dag } | undefined;
   /** The task of the last answer (see taskKey); when it changes, the next poll re-reads /info. */
   let lastTask: string | undefined;
-  const secrets = (): string[] => [deps.password(), deps.agentPassword?.() ?? ''];
 
   const withAgent = (f: Failure): PollFailure => ({ ...f, agent: target.address });
   const identityOf = (info: AgentInfo | undefined): AgentIdentity => ({
@@ -67,9 +64,9 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
     identity: info?.identity ?? '',
   });
 
-  async function info(signal?: AbortSignal): Promise<Value<AgentInfo> | Failure> {
+  async function info(secrets: string[], signal?: AbortSignal): Promise<Value<AgentInfo> | Failure> {
     if (cachedInfo && deps.now() - cachedInfo.fetchedAt < infoMaxAgeMs) return value(cachedInfo.info);
-    const result = await readData(deps.transport, target.base, infoPath, signal, secrets());
+    const result = await readData(deps.transport, target.base, infoPath, signal, secrets);
     if (result.kind === 'failure') {
       // An unreachable agent fails the poll; an odd /info answer only costs us the identity.
       return isUnreachable(result) ? result : value(cachedInfo?.info ?? {});
@@ -80,9 +77,9 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
     return value(read);
   }
 
-  async function key(signal?: AbortSignal): Promise<Value<KeyObject> | Failure> {
+  async function key(secrets: string[], signal?: AbortSignal): Promise<Value<KeyObject> | Failure> {
     if (publicKey) return value(publicKey);
-    const result = await readData(deps.transport, target.base, secretPath, signal, secrets());
+    const result = await readData(deps.transport, target.base, secretPath, signal, secrets);
     if (result.kind === 'failure') return result;
     const parsed = safeParse(secretSchema, result.value);
     if (!parsed.success) return failure('parse', `${secretPath}: ${parsed.issues}`);
@@ -94,32 +91,36 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
     }
   }
 
-  function authFor(agentInfo: AgentInfo, rsaKey: KeyObject): RequestAuth {
-    const agentPassword = deps.agentPassword?.();
+  function authFor(agentInfo: AgentInfo, rsaKey: KeyObject, credentials: Credentials): RequestAuth {
+    const { agentPassword, password } = credentials;
     if (agentPassword !== undefined) {
       return { headerName: agentHeaderName, publicKey: rsaKey, password: () => agentPassword };
     }
     // A SINGLE agent (not in a cluster yet) takes an empty root password (contract §1.3).
     const single = agentInfo.identity === 'SINGLE';
-    return { headerName: rootHeaderName, publicKey: rsaKey, password: single ? () => '' : deps.password };
+    return { headerName: rootHeaderName, publicKey: rsaKey, password: single ? () => '' : () => password };
   }
 
-  async function authenticatedTask(agentInfo: AgentInfo, signal?: AbortSignal): Promise<TaskOutcome> {
+  async function authenticatedTask(
+    agentInfo: AgentInfo,
+    credentials: Credentials,
+    signal?: AbortSignal,
+  ): Promise<TaskOutcome> {
     for (let attempt = 0; ; attempt++) {
-      const rsaKey = await key(signal);
+      const rsaKey = await key(secretsOf(credentials), signal);
       if (rsaKey.kind === 'failure') return withAgent(rsaKey);
-      const auth = authFor(agentInfo, rsaKey.value);
+      const auth = authFor(agentInfo, rsaKey.value, credentials);
       const result = await deps.transport.get(target.base + maintenanceTaskPath, { auth, signal });
       if (attempt === 0 && staleKey(result)) {
         publicKey = undefined; // the agent has a new key pair (restart, upgrade to 1024 bits)
         continue;
       }
-      return taskOutcome(result, agentInfo);
+      return taskOutcome(result, agentInfo, credentials);
     }
   }
 
-  function taskOutcome(result: TransportResult, agentInfo: AgentInfo): TaskOutcome {
-    const outcome = classifiedTask(result, agentInfo);
+  function taskOutcome(result: TransportResult, agentInfo: AgentInfo, credentials: Credentials): TaskOutcome {
+    const outcome = classifiedTask(result, agentInfo, secretsOf(credentials));
     const task = taskKey(outcome);
     if (task !== undefined) {
       if (lastTask !== undefined && task !== lastTask) cachedInfo = undefined;
@@ -128,7 +129,7 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
     return outcome;
   }
 
-  function classifiedTask(result: TransportResult, agentInfo: AgentInfo): TaskOutcome {
+  function classifiedTask(result: TransportResult, agentInfo: AgentInfo, secrets: string[]): TaskOutcome {
     if (result.kind === 'failure') return withAgent(result);
     const { status, body } = result.answer;
     const ok = (dag: Dag, traceId: string | undefined): TaskOutcome => ({
@@ -153,7 +154,7 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
       return { kind: 'no_task', agent: identityOf(agentInfo), ...traceId };
     }
     if (!envelope.successful || status < 200 || status >= 300) {
-      return withAgent(envelopeFailure(status, envelope, secrets()));
+      return withAgent(envelopeFailure(status, envelope, secrets));
     }
     if (last) return ok(last.dag, envelope.traceId);
     const dag = safeParse(dagSchema, envelope.data);
@@ -164,15 +165,19 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
     return ok(dag.data, envelope.traceId);
   }
 
-  async function poll(signal?: AbortSignal): Promise<TaskOutcome> {
-    const read = await info(signal);
+  async function poll(credentials: Credentials, signal?: AbortSignal): Promise<TaskOutcome> {
+    const read = await info(secretsOf(credentials), signal);
     if (read.kind === 'failure') return withAgent(read);
     const agentInfo = read.value;
     const unsupported = unsupportedAuth(agentInfo);
     if (unsupported && !target.socket) return withAgent(unsupported);
     const outcome = target.socket
-      ? taskOutcome(await deps.transport.get(target.base + maintenanceTaskPath, { signal }), agentInfo)
-      : await authenticatedTask(agentInfo, signal);
+      ? taskOutcome(
+          await deps.transport.get(target.base + maintenanceTaskPath, { signal }),
+          agentInfo,
+          credentials,
+        )
+      : await authenticatedTask(agentInfo, credentials, signal);
     if (outcome.kind === 'failure') cachedInfo = undefined; // re-read identity after any failure
     return outcome;
   }
@@ -199,6 +204,11 @@ function taskKey(outcome: TaskOutcome): string | undefined {
   if (outcome.kind !== 'ok') return undefined;
   const { id, state, operator } = outcome.dag;
   return `${id}\u0000${state}\u0000${operator}`;
+}
+
+/** What an error message must never contain (obshell may echo a password back). */
+function secretsOf({ password, agentPassword }: Credentials): string[] {
+  return [password, agentPassword ?? ''];
 }
 
 function isUnreachable(f: Failure): boolean {

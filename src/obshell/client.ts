@@ -8,13 +8,15 @@
  * Auth, parse, api and other http failures would look the same on every agent of the cluster, so
  * they are returned at once. When every agent failed over, the last agent's failure is returned.
  */
+import { SecretReadError } from '../errors.js';
 import {
   createAgentSession,
   maintenanceTaskPath,
   type AgentSession,
   type AgentTarget,
+  type Credentials,
 } from './agent-session.js';
-import { failure, isFailoverable } from './classify.js';
+import { failure, isFailoverable, type Failure } from './classify.js';
 import type { PollFailure, TaskOutcome } from './outcome.js';
 import { createTransport, type ObshellTls } from './transport.js';
 
@@ -26,9 +28,12 @@ export type ObshellClientOptions = {
   urls: readonly string[];
   /** <obshell home>/run/obshell.sock: used instead of urls, no auth at all. */
   socketPath?: string;
-  /** root@sys password ('' when none); called per request so rotation works. */
+  /**
+   * root@sys password ('' when none); called at the start of each poll, so rotation works. A
+   * SecretReadError it throws fails the poll as `auth` with its message (it names the file).
+   */
   password: () => string;
-  /** When it returns a string: send X-OCS-Agent-Header with it instead. */
+  /** When it returns a string: send X-OCS-Agent-Header with it instead. Read like `password`. */
   agentPassword?: () => string | undefined;
   /** Per HTTP request, all phases and retries included; default 10 000. */
   timeoutMs?: number;
@@ -97,16 +102,17 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
     tls: options.tls,
     unixSockets: options.socketPath !== undefined,
   });
-  const deps = { transport, password: options.password, agentPassword: options.agentPassword, now };
-  const sessions = targets.map((target) => createAgentSession(target, deps));
+  const sessions = targets.map((target) => createAgentSession(target, { transport, now }));
   let preferred = 0;
 
   async function pollAll(signal: AbortSignal | undefined): Promise<TaskOutcome> {
+    const credentials = readCredentials(options);
+    if (credentials.kind === 'failure') return credentials;
     let last: PollFailure | undefined;
     for (const index of failoverOrder(sessions.length, preferred)) {
       if (signal?.aborted) return { ...failure('timeout', 'poll aborted'), ...agentOf(last) };
       const session = sessions[index] as AgentSession;
-      const outcome = await session.poll(signal);
+      const outcome = await session.poll(credentials, signal);
       if (outcome.kind !== 'failure' || !isFailoverable(outcome)) {
         preferred = index; // sticky: the next poll starts with the agent that answered
         return outcome;
@@ -130,6 +136,22 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
       transport.close();
     },
   };
+}
+
+/**
+ * The poll's passwords, read once: a file that went missing or unreadable fails the poll as `auth`
+ * naming the file (the error's message never holds a value), before any request is sent.
+ */
+function readCredentials(options: ObshellClientOptions): (Credentials & { kind: 'credentials' }) | Failure {
+  // The unix socket takes no auth: a password configured anyway is neither read nor needed.
+  if (options.socketPath !== undefined)
+    return { kind: 'credentials', password: '', agentPassword: undefined };
+  try {
+    return { kind: 'credentials', password: options.password(), agentPassword: options.agentPassword?.() };
+  } catch (error) {
+    if (error instanceof SecretReadError) return failure('auth', error.message);
+    throw error;
+  }
 }
 
 /** The preferred agent first, then the others in configured order. */
