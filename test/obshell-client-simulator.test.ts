@@ -284,4 +284,14 @@ describe('client × simulator: transports', () => {
     }).fetchLastMaintenanceTask();
     expect(reasonOf(wrongCa)).toBe('tls');
   });
+
+  it('a client certificate that is not PEM is a tls failure, not connect', async () => {
+    const sim = await simulator({ tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca } });
+    const notPem = join(certs.dir, 'not-pem.crt');
+    writeFileSync(notPem, 'not a certificate\n');
+    const outcome = await clientFor([sim.url], {
+      tls: { caFile: certs.caFile, certFile: notPem, keyFile: certs.clientKeyFile },
+    }).fetchLastMaintenanceTask();
+    expect(outcome).toMatchObject({ kind: 'failure', reason: 'tls', errCode: 'ERR_OSSL_PEM_NO_START_LINE' });
+  });
 });

@@ -79,10 +79,12 @@ function errorFields(error: unknown): { code: string; name: string; message: str
   return { code: typeof code === 'string' ? code : '', name: error.name, message: error.message };
 }
 
+/** Handshake, trust and name failures, and OpenSSL refusing our own TLS files (ERR_OSSL_*: not PEM, key mismatch). */
 function isTlsError(code: string, message: string): boolean {
   return (
-    /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$|HOSTNAME_MISMATCH)/.test(code) ||
-    /certificate|SSL routines|TLS|handshake/i.test(message)
+    /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$|HOSTNAME_MISMATCH)/.test(
+      code,
+    ) || /certificate|SSL routines|TLS|handshake/i.test(message)
   );
 }
 
