@@ -22,12 +22,26 @@ export function recordPoll(
     const { reason, status, errCode, traceId, agent } = outcome;
     logger.warn({ target, agent, reason, status, errCode, traceId }, `poll failed: ${outcome.message}`);
   }
-  for (const { label, value } of report.overflows) {
-    metrics.inc('labelOverflows', { label });
-    logger.warn({ target, label, value }, `too many distinct ${label} values; exported as "other"`);
+  for (const [label, values] of overflowsByLabel(report.overflows)) {
+    metrics.inc('labelOverflows', { label }, values.length);
+    // One line per label and poll: a DAG of thousands of nodes must not write thousands of lines.
+    const examples = values.slice(0, overflowExamples);
+    logger.warn(
+      { target, label, count: values.length, values: examples },
+      `too many distinct ${label} values; ${values.length} new ones exported as "other"`,
+    );
   }
   recordObservations(report, metrics);
   logTransition(target, report, logger);
+}
+
+/** How many of a poll's new overflowing values its log line names. */
+const overflowExamples = 5;
+
+function overflowsByLabel(overflows: PollReport['overflows']): Map<string, string[]> {
+  const byLabel = new Map<string, string[]>();
+  for (const { label, value } of overflows) byLabel.set(label, [...(byLabel.get(label) ?? []), value]);
+  return byLabel;
 }
 
 function recordObservations(report: PollReport, metrics: TargetMetrics): void {

@@ -56,6 +56,31 @@ describe('cardinality bounds', () => {
     );
   });
 
+  it('logs one line per label and poll however many values overflow, and counts each value', async () => {
+    const h = createHarness({ limits: { maxTaskTypes: 50, maxNodes: 10, maxLabelLength: 128 } });
+    const nodes = Array.from({ length: 40 }, (_, i) => ({
+      name: `node ${i}`,
+      state: 'SUCCEED',
+      start: 0,
+      end: 30,
+    }));
+    h.poll('c1', { outcome: ok(dagJson({ id: '1', name: 'Big', state: 'SUCCEED', end: 30, nodes })) });
+    const text = await h.render();
+    expect(text).toContain('obshell_exporter_label_overflows_total{target="c1",label="node"} 30');
+    const lines = h.logLines.filter((l) => String(l['msg']).includes('exported as "other"'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      target: 'c1',
+      label: 'node',
+      count: 30,
+      values: ['node 10', 'node 11', 'node 12', 'node 13', 'node 14'],
+    });
+    // The same values again are neither counted nor logged again.
+    h.poll('c1', { outcome: ok(dagJson({ id: '2', name: 'Big', state: 'SUCCEED', end: 30, nodes })) });
+    expect(await h.render()).toContain('obshell_exporter_label_overflows_total{target="c1",label="node"} 30');
+    expect(h.logLines.filter((l) => String(l['msg']).includes('exported as "other"'))).toHaveLength(1);
+  });
+
   it('truncates long label values on code points', async () => {
     const h = createHarness({ limits: { maxTaskTypes: 50, maxNodes: 50, maxLabelLength: 5 } });
     h.poll('c1', { outcome: task('1', '扩容集群任务名称很长') });
