@@ -18,8 +18,25 @@ describe('obshell time', () => {
     expect(isEpochReset(parseObshellTime('1970-01-01T08:00:00Z')!)).toBe(true);
     expect(isEpochReset(parseObshellTime('2024-01-09T20:40:01+08:00')!)).toBe(false);
   });
+  it("reads Go's zero time as a reset, not as 1901", () => {
+    expect(parseObshellTime('0001-01-01T00:00:00Z')).toBe(-62135596800);
+    expect(isEpochReset(parseObshellTime('0001-01-01T00:00:00Z')!)).toBe(true);
+  });
   it('rejects malformed times', () => {
-    for (const bad of ['', '2024-01-09', '2024-13-09T20:40:01Z', 'yesterday', '2024-01-09T20:40:01']) {
+    for (const bad of [
+      '',
+      '2024-01-09',
+      '2024-13-09T20:40:01Z',
+      'yesterday',
+      '2024-01-09T20:40:01',
+      '2026-02-31T23:59:59+08:00',
+      '2026-02-28T23:59:99+08:00',
+      '2026-02-28T24:00:00Z',
+      '2026-02-28T23:60:00Z',
+      '2026-02-28T23:00:00+24:00',
+      '2026-02-28T23:00:00+08:60',
+      '0000-00-00T00:00:00Z',
+    ]) {
       expect(parseObshellTime(bad), bad).toBeUndefined();
     }
   });

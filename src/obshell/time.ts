@@ -18,13 +18,26 @@ export function parseObshellTime(text: string): number | undefined {
   const m = rfc3339.exec(text);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac, z, sign, oh, om] = m;
-  const wholeMs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  if (Number.isNaN(wholeMs) || Number(mo) > 12 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59) {
+  const fields = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];
+  // setUTCFullYear, not Date.UTC, which reads years 0-99 as 1900-1999 (Go's zero time is year 1).
+  const date = new Date(0);
+  date.setUTCFullYear(fields[0], fields[1] - 1, fields[2]);
+  date.setUTCHours(fields[3], fields[4], fields[5]);
+  // Dates roll over (Feb 31 → Mar 3, second 99 → the next minute): only one given back unchanged is real.
+  const back = [
+    date.getUTCFullYear(),
+    date.getUTCMonth() + 1,
+    date.getUTCDate(),
+    date.getUTCHours(),
+    date.getUTCMinutes(),
+    date.getUTCSeconds(),
+  ];
+  if (back.some((field, i) => field !== fields[i]) || Number(oh ?? 0) > 23 || Number(om ?? 0) > 59) {
     return undefined;
   }
   const offsetSeconds = z ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om) * 60);
   const fraction = frac ? Number(`0.${frac.slice(0, 6)}`) : 0;
-  return wholeMs / 1000 - offsetSeconds + fraction;
+  return date.getTime() / 1000 - offsetSeconds + fraction;
 }
 
 /** True for the epoch reset value: the time is unset and nothing may be computed from it. */
