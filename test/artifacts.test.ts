@@ -737,6 +737,14 @@ describe('deploy/systemd/obshell-exporter.service', () => {
   });
 
   it('passes the credential to the exporter', () => {
-    expect(unit).toContain('--obshell.password-file=${CREDENTIALS_DIRECTORY}/password');
+    expect(unit).toMatch(/^Environment=OBSHELL_EXPORTER_OBSHELL_PASSWORD_FILE=%d\/password$/m);
+  });
+
+  it('sets defaults as variables, not flags, so /etc/default/obshell-exporter can override them', () => {
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+    expect(execStart).toMatch(/dist\/src\/main\.js \$OBSHELL_EXPORTER_ARGS$/);
+    expect(execStart).not.toMatch(/ --(obshell|web|log|config|poll|limits|targets)\./);
+    // systemd: settings from EnvironmentFile= override Environment=, wherever each line stands.
+    expect(unit).toMatch(/^EnvironmentFile=-\/etc\/default\/obshell-exporter$/m);
   });
 });
