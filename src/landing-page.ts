@@ -22,6 +22,10 @@ export function escapeHtml(text: string): string {
 const isoTime = (seconds: number | undefined) =>
   seconds === undefined ? '' : new Date(seconds * 1000).toISOString();
 
+/** A failing target's task is the one its last good poll saw (/metrics has withdrawn it): say when. */
+const stale = (status: TargetStatus) =>
+  status.up === false ? `, as of ${isoTime(status.lastSuccessAt) || 'an earlier poll'}` : '';
+
 function targetRow({ name, status }: { name: string; status: TargetStatus }): string {
   const { task } = status;
   const up =
@@ -31,7 +35,7 @@ function targetRow({ name, status }: { name: string; status: TargetStatus }): st
     up,
     status.agent?.address ?? '',
     isoTime(status.lastPollAt),
-    task ? `${task.name} (${task.id})` : status.up ? 'none' : '',
+    task ? `${task.name} (${task.id})${stale(status)}` : status.up ? 'none' : '',
     task?.state ?? '',
     task?.operator ?? '',
     task ? `${task.stage}/${task.maxStage}` : '',

@@ -222,6 +222,15 @@ describe('HTTP server', () => {
             name: 'down',
             status: { up: false, lastFailure: { kind: 'failure', reason: 'auth', message: 'x' } },
           },
+          {
+            name: 'failing',
+            status: {
+              ...status,
+              up: false,
+              lastSuccessAt: 1778551125,
+              lastFailure: { kind: 'failure', reason: 'timeout', message: 'x' },
+            },
+          },
         ],
       })}/`,
     );
@@ -233,6 +242,9 @@ describe('HTTP server', () => {
     );
     expect(html).not.toContain('<script>');
     expect(html).toContain('<td>down</td><td>0 (auth)</td>');
+    // A failing target's task is what its last good poll saw, and says so.
+    expect(html).toContain('(1142), as of 2026-05-12T01:58:45.000Z</td><td>FAILED</td>');
+    expect(html).toContain('alert(1)&lt;/script&gt; (1142)</td><td>FAILED</td><td>RUN</td><td>3/9</td>');
     expect(html).toContain('href="/metrics"');
   });
 
