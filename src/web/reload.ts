@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import { loadTlsMaterial, tlsFiles, type TlsMaterial } from './tls.js';
-import { readWebConfigFile, type WebConfig } from './web-config.js';
+import { readWebConfigFile, WebConfigError, type WebConfig } from './web-config.js';
 
 export type WebState = { readonly config: WebConfig; readonly tls?: TlsMaterial };
 export type WebStateSource = { current(): WebState };
@@ -24,14 +24,15 @@ function load(file: string): Loaded {
   try {
     return { state: { config, ...(config.tls && { tls: loadTlsMaterial(config.tls) }) }, files };
   } catch (error) {
-    return { files, error: error as Error };
+    // loadTlsMaterial's messages start with the key at fault; the file makes them a config error.
+    return { files, error: new WebConfigError(file, [(error as Error).message]) };
   }
 }
 
-/** Reads the web config now (throws when it is invalid) and returns the live view of it. */
+/** Reads the web config now (throws WebConfigError when it is invalid) and returns the live view of it. */
 export function loadWebState(file: string): { state: WebState; files: string[] } {
   const { state, files, error } = load(file);
-  if (error || !state) throw error ?? new Error('web config: not loaded');
+  if (error || !state) throw error ?? new WebConfigError(file, ['not loaded']);
   return { state, files };
 }
 
