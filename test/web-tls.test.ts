@@ -1,10 +1,19 @@
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadWebState } from '../src/web/reload.js';
 import { parseSubjectAltName } from '../src/web/tls.js';
 import { WebConfigError } from '../src/web/web-config.js';
-import { captureLogs, get, makeCertSet, startSecured, stop, tempDir, type Started } from './web-helpers.js';
+import {
+  breakDir,
+  captureLogs,
+  get,
+  makeCertSet,
+  startSecured,
+  stop,
+  tempDir,
+  type Started,
+} from './web-helpers.js';
 
 const temp = tempDir();
 let pem: (name: string) => Buffer;
@@ -119,6 +128,30 @@ describe('TLS from the web config', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain('tls_server_config.cert_file: not a PEM certificate');
     expect(lines.join('\n')).not.toContain(pem('server-b.key').toString().split('\n')[1]);
+  });
+
+  it('keeps its certificate when the config directory can no longer be checked, logging one error per failure', async () => {
+    const dir = join(temp.dir, 'unreadable');
+    mkdirSync(dir);
+    for (const ext of ['crt', 'key']) copyFileSync(join(temp.dir, `server-a.${ext}`), join(dir, `a.${ext}`));
+    const file = join(dir, 'web.yml');
+    writeFileSync(file, 'tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n');
+    const { logger, lines } = captureLogs();
+    started = await startSecured(file, logger);
+    const url = `https://127.0.0.1:${started.port}/metrics`;
+    const broken = breakDir(dir);
+    for (const code of ['ENOTDIR', 'ELOOP'] as const) {
+      broken.as(code);
+      // Each request is a new connection: the connection listener checks the files first.
+      for (let i = 0; i < 2; i++)
+        expect(await get(url, client())).toMatchObject({ status: 200, peerCn: 'server-a' });
+    }
+    const errors = lines.filter((l) => l.includes('"level":50'));
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toContain(`invalid web config ${file}: cannot read: ENOTDIR`);
+    expect(errors[1]).toContain(`invalid web config ${file}: cannot read: ELOOP`);
+    broken.restore();
+    expect((await get(url, client())).status).toBe(200);
   });
 
   it('keeps https when a new web config drops tls_server_config (that needs a restart)', async () => {

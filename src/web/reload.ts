@@ -1,7 +1,8 @@
 /**
  * The live web config: the file and the certificate files it names are stat'ed on every new
  * connection and request (cheap, and no watcher to miss a Kubernetes symlink swap); on a change
- * they are re-read. A broken new version keeps the old one and is logged once.
+ * they are re-read. A broken new version, or a file that can no longer be checked or read, keeps
+ * the old one and is logged once.
  */
 import { statSync } from 'node:fs';
 import type { Logger } from '../logger.js';
@@ -36,13 +37,22 @@ export function loadWebState(file: string): { state: WebState; files: string[] }
   return { state, files };
 }
 
+/**
+ * What the files look like now. Never throws: it runs in the request and connection listeners,
+ * where a throw would end the process. A file stat() cannot check (ENOENT, ENOTDIR, ELOOP,
+ * EACCES...) is marked by its error code, so the failed re-read is logged once per distinct failure.
+ */
 function fingerprint(files: readonly string[]): string {
-  return files
-    .map((f) => {
-      const s = statSync(f, { throwIfNoEntry: false });
-      return s ? `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : '-';
-    })
-    .join('|');
+  return files.map(fileFingerprint).join('|');
+}
+
+function fileFingerprint(file: string): string {
+  try {
+    const s = statSync(file);
+    return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+  } catch (error) {
+    return `!${(error as NodeJS.ErrnoException).code ?? 'error'}`;
+  }
 }
 
 export function createWebStateSource(
