@@ -86,6 +86,34 @@ describe('basic auth from the web config', () => {
     expect((await get(`${base}/metrics`, basic('alice', canary))).status).toBe(401);
   });
 
+  it('turns basic auth on without a restart', async () => {
+    const base = await serve('');
+    expect((await get(`${base}/metrics`)).status).toBe(200);
+    writeFileSync(join(temp.dir, 'web.yml'), users);
+    expect((await get(`${base}/metrics`)).status).toBe(401);
+    expect((await get(`${base}/metrics`, basic('alice', canary))).status).toBe(200);
+  });
+
+  it('refuses a new version without users while basic auth is on (an emptied file too): that needs a restart', async () => {
+    const { logger, lines } = captureLogs();
+    const base = await serve(users, logger);
+    for (const yaml of ['', 'basic_auth_users: {}\n', 'http_server_config:\n  http2: true\n']) {
+      writeFileSync(join(temp.dir, 'web.yml'), yaml);
+      for (let i = 0; i < 2; i++) {
+        expect((await get(`${base}/metrics`)).status).toBe(401);
+        expect((await get(`${base}/metrics`, basic('alice', canary))).status).toBe(200);
+      }
+    }
+    const errors = lines.filter((l) => l.includes('"level":50'));
+    expect(errors).toHaveLength(3);
+    for (const error of errors) {
+      expect(error).toContain(
+        'basic_auth_users: no users in the new version; basic auth can only be turned off by a restart',
+      );
+    }
+    expect(lines.some((l) => l.includes('web config reloaded'))).toBe(false);
+  });
+
   it('never logs the password, the hash or the header, even when a reload fails', async () => {
     const { logger, lines } = captureLogs('trace');
     const base = await serve(users, logger);

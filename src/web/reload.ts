@@ -58,8 +58,8 @@ function fileFingerprint(file: string): string {
 export function createWebStateSource(
   file: string,
   logger: Logger,
-  /** Throws to refuse a new state that needs a restart. */
-  accept: (next: WebState, first: WebState) => void = () => undefined,
+  /** Why a valid new state cannot replace the running one without a restart, or undefined. */
+  restartNeeded: (running: WebState, next: WebState) => string | undefined = () => undefined,
 ): WebStateSource {
   const first = loadWebState(file);
   let state = first.state;
@@ -71,7 +71,8 @@ export function createWebStateSource(
       const next = load(file);
       try {
         if (next.error || !next.state) throw next.error ?? new Error('not loaded');
-        accept(next.state, first.state);
+        const refused = restartNeeded(state, next.state);
+        if (refused !== undefined) throw new Error(refused);
         state = next.state;
         watched = [file, ...next.files];
         logger.info({ file, tls: state.tls !== undefined }, 'web config reloaded');
