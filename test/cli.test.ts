@@ -76,6 +76,30 @@ describe('command line', () => {
     }
   });
 
+  it('exits 1 with one line naming the file and the key for web config problems found past the YAML', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    writeFileSync(join(dir, 'not-pem.crt'), 'not a certificate\n');
+    const cases = [
+      ['basic_auth_users:\n  prometheus: *nope\n', 'basic_auth_users.prometheus: Unresolved alias'],
+      [
+        'tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n',
+        `tls_server_config.cert_file: cannot read ${join(dir, 'missing.crt')}: ENOENT`,
+      ],
+      [
+        'tls_server_config:\n  cert_file: not-pem.crt\n  key_file: not-pem.crt\n',
+        'tls_server_config.cert_file: not a PEM certificate',
+      ],
+    ] as const;
+    for (const [yaml, reason] of cases) {
+      const file = join(dir, 'web.yml');
+      writeFileSync(file, yaml);
+      const r = run([`--web.config.file=${file}`, '--web.listen-address=127.0.0.1:0']);
+      expect(r.status).toBe(1);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr.startsWith(`invalid web config ${file}: ${reason}`)).toBe(true);
+    }
+  });
+
   it('--config.check prints the effective config without secrets', () => {
     const dir = tempDir('obshell-exporter-cli-');
     const secretFile = join(dir, 'password');

@@ -1,10 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { findUserHash, parseBasicAuth } from '../src/web/basic-auth.js';
 import { authChallenge } from '../src/web/serve.js';
-import { captureLogs, get, startSecured, stop, tempDir, type Started } from './web-helpers.js';
+import { breakDir, captureLogs, get, startSecured, stop, tempDir, type Started } from './web-helpers.js';
 
 const canary = 'canary-Pa55w0rd-9f31';
 const hash = bcrypt.hashSync(canary, 4);
@@ -86,6 +86,34 @@ describe('basic auth from the web config', () => {
     expect((await get(`${base}/metrics`, basic('alice', canary))).status).toBe(401);
   });
 
+  it('turns basic auth on without a restart', async () => {
+    const base = await serve('');
+    expect((await get(`${base}/metrics`)).status).toBe(200);
+    writeFileSync(join(temp.dir, 'web.yml'), users);
+    expect((await get(`${base}/metrics`)).status).toBe(401);
+    expect((await get(`${base}/metrics`, basic('alice', canary))).status).toBe(200);
+  });
+
+  it('refuses a new version without users while basic auth is on (an emptied file too): that needs a restart', async () => {
+    const { logger, lines } = captureLogs();
+    const base = await serve(users, logger);
+    for (const yaml of ['', 'basic_auth_users: {}\n', 'http_server_config:\n  http2: true\n']) {
+      writeFileSync(join(temp.dir, 'web.yml'), yaml);
+      for (let i = 0; i < 2; i++) {
+        expect((await get(`${base}/metrics`)).status).toBe(401);
+        expect((await get(`${base}/metrics`, basic('alice', canary))).status).toBe(200);
+      }
+    }
+    const errors = lines.filter((l) => l.includes('"level":50'));
+    expect(errors).toHaveLength(3);
+    for (const error of errors) {
+      expect(error).toContain(
+        'basic_auth_users: no users in the new version; basic auth can only be turned off by a restart',
+      );
+    }
+    expect(lines.some((l) => l.includes('web config reloaded'))).toBe(false);
+  });
+
   it('never logs the password, the hash or the header, even when a reload fails', async () => {
     const { logger, lines } = captureLogs('trace');
     const base = await serve(users, logger);
@@ -106,6 +134,37 @@ describe('basic auth from the web config', () => {
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await get(`${base}/metrics`)).status);
     expect(statuses).toEqual([200, 200, 429]);
+  });
+});
+
+describe('a web config path that can no longer be checked', () => {
+  it('keeps serving with the old config and logs one error per distinct failure', async () => {
+    const dir = join(temp.dir, 'unreadable');
+    mkdirSync(dir);
+    const file = join(dir, 'web.yml');
+    writeFileSync(file, users);
+    const { logger, lines } = captureLogs();
+    started = await startSecured(file, logger);
+    const base = `http://127.0.0.1:${started.port}/metrics`;
+    const servesOldConfig = async () => {
+      expect((await get(base)).status).toBe(401);
+      expect((await get(base, basic('alice', canary))).status).toBe(200);
+    };
+    const broken = breakDir(dir);
+    for (const code of ['ENOTDIR', 'ELOOP'] as const) {
+      broken.as(code);
+      await servesOldConfig();
+      await servesOldConfig();
+    }
+    const errors = lines.filter((l) => l.includes('"level":50'));
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toContain(`invalid web config ${file}: cannot read: ENOTDIR`);
+    expect(errors[1]).toContain(`invalid web config ${file}: cannot read: ELOOP`);
+    expect(errors.every((l) => l.includes('web config reload failed; keeping the previous one'))).toBe(true);
+
+    broken.restore();
+    writeFileSync(file, `basic_auth_users:\n  bob: ${hash}\n`);
+    expect((await get(base, basic('bob', canary))).status).toBe(200);
   });
 });
 

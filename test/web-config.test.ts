@@ -120,7 +120,23 @@ const invalid: [string, string, string][] = [
     'basic_auth_users:\n  alice: "canary-unterminated',
     'line 2, column 30: Missing closing "quote',
   ],
+  [
+    'an alias to an anchor that is not defined (the name could be an unquoted secret)',
+    'basic_auth_users:\n  alice: *canary-anchor',
+    'basic_auth_users.alice: Unresolved alias (the anchor must be set before the alias)',
+  ],
+  ['an alias bomb', aliasBomb(), 'lol3: Excessive alias count indicates a resource exhaustion attack'],
 ];
+
+/** "Billion laughs": each level is nine aliases of the one before it; lol3 alone is already too many. */
+function aliasBomb(): string {
+  const lines = ['lol0: &lol0 [x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i <= 5; i++) {
+    const aliases = Array<string>(9).fill(`*lol${i - 1}`);
+    lines.push(`lol${i}: &lol${i} [${aliases.join(', ')}]`);
+  }
+  return lines.join('\n');
+}
 
 describe('web config parsing', () => {
   it.each(invalid)('rejects %s with an exact message', (_name, yaml, message) => {

@@ -1,5 +1,5 @@
 /** Shared by test/web-*.test.ts: openssl-made certificates, a secured server on 127.0.0.1:0, log capture. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
@@ -19,6 +19,26 @@ export function tempDir(): { dir: string; cleanup: () => void } {
     dir,
     cleanup: () => {
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Makes every path under `dir` fail stat() and read: `ENOTDIR` puts a file in its place, `ELOOP`
+ * a symlink to itself. `restore()` puts the directory back.
+ */
+export function breakDir(dir: string) {
+  const saved = `${dir}.saved`;
+  renameSync(dir, saved);
+  return {
+    as(code: 'ENOTDIR' | 'ELOOP') {
+      rmSync(dir, { force: true });
+      if (code === 'ENOTDIR') writeFileSync(dir, '');
+      else symlinkSync(dir, dir);
+    },
+    restore() {
+      rmSync(dir, { force: true });
+      renameSync(saved, dir);
     },
   };
 }

@@ -1,8 +1,19 @@
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadWebState } from '../src/web/reload.js';
 import { parseSubjectAltName } from '../src/web/tls.js';
-import { captureLogs, get, makeCertSet, startSecured, stop, tempDir, type Started } from './web-helpers.js';
+import { WebConfigError } from '../src/web/web-config.js';
+import {
+  breakDir,
+  captureLogs,
+  get,
+  makeCertSet,
+  startSecured,
+  stop,
+  tempDir,
+  type Started,
+} from './web-helpers.js';
 
 const temp = tempDir();
 let pem: (name: string) => Buffer;
@@ -115,8 +126,32 @@ describe('TLS from the web config', () => {
     expect((await get(url, client())).peerCn).toBe('server-b');
     const errors = lines.filter((l) => l.includes('"level":50'));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toContain('tls_server_config: cannot use the certificate and key');
+    expect(errors[0]).toContain('tls_server_config.cert_file: not a PEM certificate');
     expect(lines.join('\n')).not.toContain(pem('server-b.key').toString().split('\n')[1]);
+  });
+
+  it('keeps its certificate when the config directory can no longer be checked, logging one error per failure', async () => {
+    const dir = join(temp.dir, 'unreadable');
+    mkdirSync(dir);
+    for (const ext of ['crt', 'key']) copyFileSync(join(temp.dir, `server-a.${ext}`), join(dir, `a.${ext}`));
+    const file = join(dir, 'web.yml');
+    writeFileSync(file, 'tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n');
+    const { logger, lines } = captureLogs();
+    started = await startSecured(file, logger);
+    const url = `https://127.0.0.1:${started.port}/metrics`;
+    const broken = breakDir(dir);
+    for (const code of ['ENOTDIR', 'ELOOP'] as const) {
+      broken.as(code);
+      // Each request is a new connection: the connection listener checks the files first.
+      for (let i = 0; i < 2; i++)
+        expect(await get(url, client())).toMatchObject({ status: 200, peerCn: 'server-a' });
+    }
+    const errors = lines.filter((l) => l.includes('"level":50'));
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toContain(`invalid web config ${file}: cannot read: ENOTDIR`);
+    expect(errors[1]).toContain(`invalid web config ${file}: cannot read: ELOOP`);
+    broken.restore();
+    expect((await get(url, client())).status).toBe(200);
   });
 
   it('keeps https when a new web config drops tls_server_config (that needs a restart)', async () => {
@@ -125,6 +160,59 @@ describe('TLS from the web config', () => {
     writeFileSync(join(temp.dir, 'switch.yml'), 'basic_auth_users: {}\n');
     expect((await get(url, client())).status).toBe(200);
     expect(lines.some((l) => l.includes('switching between HTTP and HTTPS needs a restart'))).toBe(true);
+  });
+});
+
+describe('TLS files that cannot be used at start-up', () => {
+  /** The start-up error for `yaml`, which must be a WebConfigError (one line, no stack). */
+  function startUpError(yaml: string): { file: string; error: unknown } {
+    const file = join(temp.dir, 'startup.yml');
+    writeFileSync(file, yaml);
+    try {
+      loadWebState(file);
+    } catch (error) {
+      return { file, error };
+    }
+    throw new Error('loaded');
+  }
+
+  it.each([
+    [
+      'a missing cert_file',
+      tlsYaml('', 'missing'),
+      `tls_server_config.cert_file: cannot read ${join(temp.dir, 'missing.crt')}: ENOENT`,
+    ],
+    [
+      'a cert_file that is no PEM certificate',
+      'tls_server_config:\n  cert_file: server-a.key\n  key_file: server-a.key\n',
+      'tls_server_config.cert_file: not a PEM certificate',
+    ],
+    [
+      'a key_file that is no PEM private key',
+      'tls_server_config:\n  cert_file: server-a.crt\n  key_file: server-a.crt\n',
+      'tls_server_config.key_file: not a PEM private key',
+    ],
+    [
+      'an inline cert that is no PEM certificate',
+      'tls_server_config:\n  cert: nonsense\n  key_file: server-a.key\n',
+      'tls_server_config.cert: not a PEM certificate',
+    ],
+    [
+      'a key that does not belong to the certificate',
+      'tls_server_config:\n  cert_file: server-a.crt\n  key_file: server-b.key\n',
+      'tls_server_config: cannot use the certificate and key',
+    ],
+    [
+      'a client_ca_file without a certificate',
+      tlsYaml('  client_ca_file: server-a.key\n  client_auth_type: RequireAnyClientCert\n'),
+      'tls_server_config.client_ca_file: no PEM certificate found',
+    ],
+  ])('reports %s as a WebConfigError naming the file and the key', (_name, yaml, reason) => {
+    const { file, error } = startUpError(yaml);
+    expect(error).toBeInstanceOf(WebConfigError);
+    expect((error as Error).message.startsWith(`invalid web config ${file}: ${reason}`)).toBe(true);
+    expect((error as Error).message).not.toContain('\n');
+    expect((error as Error).message).not.toContain(pem('server-a.key').toString().split('\n')[1]);
   });
 });
 

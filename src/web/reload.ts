@@ -1,12 +1,13 @@
 /**
  * The live web config: the file and the certificate files it names are stat'ed on every new
  * connection and request (cheap, and no watcher to miss a Kubernetes symlink swap); on a change
- * they are re-read. A broken new version keeps the old one and is logged once.
+ * they are re-read. A broken new version, or a file that can no longer be checked or read, keeps
+ * the old one and is logged once.
  */
 import { statSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import { loadTlsMaterial, tlsFiles, type TlsMaterial } from './tls.js';
-import { readWebConfigFile, type WebConfig } from './web-config.js';
+import { readWebConfigFile, WebConfigError, type WebConfig } from './web-config.js';
 
 export type WebState = { readonly config: WebConfig; readonly tls?: TlsMaterial };
 export type WebStateSource = { current(): WebState };
@@ -24,31 +25,41 @@ function load(file: string): Loaded {
   try {
     return { state: { config, ...(config.tls && { tls: loadTlsMaterial(config.tls) }) }, files };
   } catch (error) {
-    return { files, error: error as Error };
+    // loadTlsMaterial's messages start with the key at fault; the file makes them a config error.
+    return { files, error: new WebConfigError(file, [(error as Error).message]) };
   }
 }
 
-/** Reads the web config now (throws when it is invalid) and returns the live view of it. */
+/** Reads the web config now (throws WebConfigError when it is invalid) and returns the live view of it. */
 export function loadWebState(file: string): { state: WebState; files: string[] } {
   const { state, files, error } = load(file);
-  if (error || !state) throw error ?? new Error('web config: not loaded');
+  if (error || !state) throw error ?? new WebConfigError(file, ['not loaded']);
   return { state, files };
 }
 
+/**
+ * What the files look like now. Never throws: it runs in the request and connection listeners,
+ * where a throw would end the process. A file stat() cannot check (ENOENT, ENOTDIR, ELOOP,
+ * EACCES...) is marked by its error code, so the failed re-read is logged once per distinct failure.
+ */
 function fingerprint(files: readonly string[]): string {
-  return files
-    .map((f) => {
-      const s = statSync(f, { throwIfNoEntry: false });
-      return s ? `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : '-';
-    })
-    .join('|');
+  return files.map(fileFingerprint).join('|');
+}
+
+function fileFingerprint(file: string): string {
+  try {
+    const s = statSync(file);
+    return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+  } catch (error) {
+    return `!${(error as NodeJS.ErrnoException).code ?? 'error'}`;
+  }
 }
 
 export function createWebStateSource(
   file: string,
   logger: Logger,
-  /** Throws to refuse a new state that needs a restart. */
-  accept: (next: WebState, first: WebState) => void = () => undefined,
+  /** Why a valid new state cannot replace the running one without a restart, or undefined. */
+  restartNeeded: (running: WebState, next: WebState) => string | undefined = () => undefined,
 ): WebStateSource {
   const first = loadWebState(file);
   let state = first.state;
@@ -60,7 +71,8 @@ export function createWebStateSource(
       const next = load(file);
       try {
         if (next.error || !next.state) throw next.error ?? new Error('not loaded');
-        accept(next.state, first.state);
+        const refused = restartNeeded(state, next.state);
+        if (refused !== undefined) throw new Error(refused);
         state = next.state;
         watched = [file, ...next.files];
         logger.info({ file, tls: state.tls !== undefined }, 'web config reloaded');

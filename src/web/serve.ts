@@ -24,11 +24,7 @@ export const authChallenge = 'Basic realm="obshell-exporter", charset="UTF-8"';
 
 /** Throws WebConfigError when the file is invalid; later broken versions are logged and skipped. */
 export function createSecuredServer(options: SecuredServerOptions): { server: Server; tls: boolean } {
-  const source = createWebStateSource(options.configFile, options.logger, (next, first) => {
-    if ((next.tls === undefined) !== (first.tls === undefined)) {
-      throw new Error('tls_server_config: switching between HTTP and HTTPS needs a restart');
-    }
-  });
+  const source = createWebStateSource(options.configFile, options.logger, restartNeeded);
   const initial = source.current();
   const handler = guard(source, options);
   options.logger.info(
@@ -42,6 +38,18 @@ export function createSecuredServer(options: SecuredServerOptions): { server: Se
   );
   if (!initial.tls) return { server: createHttpServer(handler), tls: false };
   return { server: createTlsServer(source, initial.tls, handler, options.logger), tls: true };
+}
+
+/** The changes a re-read web config may not make while the exporter runs. */
+export function restartNeeded(running: WebState, next: WebState): string | undefined {
+  if ((next.tls === undefined) !== (running.tls === undefined)) {
+    return 'tls_server_config: switching between HTTP and HTTPS needs a restart';
+  }
+  // Fail closed: a file emptied or half-written by a non-atomic save must not open every path.
+  if (running.config.users.size > 0 && next.config.users.size === 0) {
+    return 'basic_auth_users: no users in the new version; basic auth can only be turned off by a restart';
+  }
+  return undefined;
 }
 
 function serverTlsOptions(tls: TlsMaterial) {

@@ -17,25 +17,47 @@ export function tlsFiles(config: TlsServerConfig): string[] {
   return [config.cert, config.key, config.clientCa].flatMap((s) => (s && 'file' in s ? [s.file] : []));
 }
 
-function read(source: { file: string } | { inline: string }, key: string): Buffer {
+type Source = TlsServerConfig['cert'];
+
+/** The key a problem with this source names: `cert_file` for a file, `cert` for inline PEM. */
+const keyOf = (source: Source, key: string) => `tls_server_config.${'file' in source ? `${key}_file` : key}`;
+
+function read(source: Source, key: string): Buffer {
   if ('inline' in source) return Buffer.from(source.inline);
   try {
     return readFileSync(source.file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new Error(`tls_server_config.${key}_file: cannot read ${source.file}: ${code}`);
+    throw new Error(`${keyOf(source, key)}: cannot read ${source.file}: ${code}`);
   }
 }
 
-/** Reads cert, key and CA and builds a context once, so a broken pair fails here and not per connection. */
+/** Lets OpenSSL parse one part alone, so a bad file is named rather than "the certificate and key". */
+function checkPem(options: SecureContextOptions, source: Source, key: string, what: string): void {
+  try {
+    createSecureContext(options);
+  } catch (error) {
+    // OpenSSL's reason (e.g. "PEM routines::no start line") quotes nothing from the file.
+    throw new Error(`${keyOf(source, key)}: not a PEM ${what} (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Reads cert, key and CA and builds a context once, so a broken pair fails here and not per connection.
+ * Throws an Error whose message starts with the key at fault.
+ */
 export function loadTlsMaterial(config: TlsServerConfig): TlsMaterial {
   const ca = config.clientCa && read(config.clientCa, 'client_ca');
   if (ca && !ca.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new Error('tls_server_config.client_ca_file: no PEM certificate found');
+    throw new Error(`${keyOf(config.clientCa, 'client_ca')}: no PEM certificate found`);
   }
+  const cert = read(config.cert, 'cert');
+  const key = read(config.key, 'key');
+  checkPem({ cert }, config.cert, 'cert', 'certificate');
+  checkPem({ key }, config.key, 'key', 'private key');
   const context: SecureContextOptions = {
-    cert: read(config.cert, 'cert'),
-    key: read(config.key, 'key'),
+    cert,
+    key,
     ...(ca && { ca }),
     minVersion: config.minVersion,
     maxVersion: config.maxVersion,

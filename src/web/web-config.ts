@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, parseDocument, type Document } from 'yaml';
 import { parseDuration } from '../config/durations.js';
 import { quote } from '../config/problems.js';
 import { keyPath, readBoolean, readMapping, readString, type Mapping } from '../config/yaml-walk.js';
@@ -84,15 +84,39 @@ function isMapping(value: unknown): value is Mapping {
 /** Syntax errors carry only the YAML error's first sentence and position: never the offending line. */
 function parseYaml(text: string, file: string): unknown {
   const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length === 0) return doc.toJS() as unknown;
-  throw new WebConfigError(
-    file,
-    doc.errors.map((error) => {
-      const at = error.linePos?.[0];
-      const reason = error.message.split(' at line ')[0] ?? error.message;
-      return `${at ? `line ${at.line}, column ${at.col}: ` : ''}${reason}`;
-    }),
-  );
+  if (doc.errors.length > 0) {
+    throw new WebConfigError(
+      file,
+      doc.errors.map((error) => {
+        const at = error.linePos?.[0];
+        const reason = error.message.split(' at line ')[0] ?? error.message;
+        return `${at ? `line ${at.line}, column ${at.col}: ` : ''}${reason}`;
+      }),
+    );
+  }
+  try {
+    return doc.toJS() as unknown;
+  } catch (error) {
+    // Aliases are resolved only here: one to an undefined anchor, or an alias bomb. The reason
+    // stops before the anchor's name, which may be an unquoted value that starts with '*'.
+    const reason = (error as Error).message.split(':')[0] ?? 'cannot resolve an alias';
+    const key = keyThatFails(doc, doc.contents, '');
+    throw new WebConfigError(file, [key ? `${key}: ${reason}` : reason]);
+  }
+}
+
+/** The deepest mapping key whose value cannot be turned into JavaScript, so the message can name it. */
+function keyThatFails(doc: Document, node: unknown, path: string): string {
+  if (!isMap(node)) return path;
+  for (const { key, value } of node.items) {
+    if (!isScalar(key) || !isNode(value)) continue;
+    try {
+      value.toJS(doc);
+    } catch {
+      return keyThatFails(doc, value, keyPath(path, String(key.value)));
+    }
+  }
+  return path;
 }
 
 function readHeaders(value: unknown, problems: string[]): Record<string, string> {
