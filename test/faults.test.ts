@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObshellTls } from '../src/config/index.js';
 import { startExporter, type RunningExporter } from '../src/exporter.js';
+import { maxStaleBodyMs } from '../src/metrics/body-cache.js';
 import { failureReasons, type FailureReason } from '../src/obshell/outcome.js';
 import {
   startSimulator,
@@ -428,7 +429,9 @@ describe('fault matrix: one exporter, one agent per fault', () => {
 
   it('logged exactly one warn line per failed poll, with target and reason, and never crashed', async () => {
     await exporter.stop(1000);
-    // Stopped: no poll can land between reading the counters and the log.
+    // Stopped: no poll can land between reading the counters and the log. The body a build less
+    // than maxStaleBodyMs old would be served again, without the last polls' counts: wait it out.
+    await sleep(maxStaleBodyMs + 50);
     const counted = parseExposition(await exporter.metrics.registry.metrics());
     const failures = lines.filter((l: LogLine) => l.level === 40 && l.msg.startsWith('poll failed'));
     for (const target of ['healthy', ...cases.map((c) => c.name)]) {
