@@ -41,13 +41,13 @@ export class Poller {
   readonly #options: PollerOptions;
   readonly #limit: <T>(task: () => Promise<T>) => Promise<T>;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #schedule: string;
+  readonly #intervalMs: number;
   #slots: TargetSlot[] = [];
-  #schedule: string;
-  #intervalMs: number;
   #task: ScheduledTask | undefined;
   #ready = false;
   #stopped = false;
-  #plan: { slots: TargetSlot[]; intervalMs: number; steps: Map<number, TargetSlot[]> } | undefined;
+  #plan: { slots: TargetSlot[]; steps: Map<number, TargetSlot[]> } | undefined;
 
   constructor(options: PollerOptions) {
     this.#options = options;
@@ -83,23 +83,17 @@ export class Poller {
   }
 
   /**
-   * Reload: swaps in new targets and schedule. A target that stays (same tracker) keeps its
-   * slot, so its series and any poll in flight carry over and its polls still never overlap;
-   * every replaced source is closed once its last poll is done.
+   * Reload: swaps in new targets (the schedule is a flag, fixed for the process's life). A target
+   * that stays (same tracker) keeps its slot, so its series and any poll in flight carry over and
+   * its polls still never overlap; every replaced source is closed once its last poll is done.
    */
-  reconfigure(targets: readonly PolledTarget[], schedule: string): void {
+  reconfigure(targets: readonly PolledTarget[]): void {
     const retired = this.#slots.map((s) => ({ source: s.source, done: Promise.resolve(s.inFlight) }));
     this.#slots = this.#createSlots(targets, this.#slots);
     for (const { source, done } of retired) {
       void done.then(() => {
         source.close();
       });
-    }
-    if (schedule !== this.#schedule) {
-      this.#schedule = schedule;
-      this.#intervalMs = cronIntervalMs(schedule);
-      void this.#task?.destroy();
-      this.#startSchedule();
     }
   }
 
@@ -158,12 +152,12 @@ export class Poller {
   }
 
   /**
-   * The targets of each grid step, kept until the targets or the interval change (an MD5 per
-   * target each tick held the loop for 25 ms at 1 000 targets).
+   * The targets of each grid step, kept until a reload changes the targets (an MD5 per target
+   * each tick held the loop for 25 ms at 1 000 targets).
    */
   #steps(): Map<number, TargetSlot[]> {
     const plan = this.#plan;
-    if (plan?.slots === this.#slots && plan.intervalMs === this.#intervalMs) return plan.steps;
+    if (plan?.slots === this.#slots) return plan.steps;
     const steps = new Map<number, TargetSlot[]>();
     for (const slot of this.#slots) {
       const delay = spreadDelayMs(slot.tracker.name, this.#slots.length, this.#intervalMs);
@@ -171,7 +165,7 @@ export class Poller {
       if (step) step.push(slot);
       else steps.set(delay, [slot]);
     }
-    this.#plan = { slots: this.#slots, intervalMs: this.#intervalMs, steps };
+    this.#plan = { slots: this.#slots, steps };
     return steps;
   }
 

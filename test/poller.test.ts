@@ -128,13 +128,10 @@ describe('Poller', () => {
     await poller.pollAll();
     const keepTracker = trackers[0]!;
     const added = new TargetTracker('added', { exporterStartedAt: 0, rules: [], limits: defaultLimits });
-    poller.reconfigure(
-      [
-        { tracker: keepTracker, source: source('keep-v2', running) },
-        { tracker: added, source: source('added', noTask) },
-      ],
-      '0 0 * * * *',
-    );
+    poller.reconfigure([
+      { tracker: keepTracker, source: source('keep-v2', running) },
+      { tracker: added, source: source('added', noTask) },
+    ]);
     await new Promise((r) => setTimeout(r, 10));
     expect(closed.sort()).toEqual(['drop', 'keep-v1']);
     let text = await metrics.registry.metrics();
