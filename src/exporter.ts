@@ -96,7 +96,8 @@ function createTargetSet(deps: ExporterDeps, exporterStartedAt: number) {
         });
         trackers.set(target.name, tracker);
       }
-      return { tracker, source };
+      // Credentials are references (a file or variable name), so the key holds no secret.
+      return { tracker, source, settings: JSON.stringify(target) };
     });
   };
 }

@@ -17,7 +17,12 @@ export type TaskSource = {
   close(): void;
 };
 
-export type PolledTarget = { readonly tracker: TargetTracker; readonly source: TaskSource };
+export type PolledTarget = {
+  readonly tracker: TargetTracker;
+  readonly source: TaskSource;
+  /** What the source was built from (URLs, credentials, TLS, timeout): a reload that changes it drops the poll in flight. */
+  readonly settings?: string;
+};
 
 export type PollerOptions = {
   readonly targets: readonly PolledTarget[];
@@ -29,12 +34,18 @@ export type PollerOptions = {
   readonly now?: () => number;
 };
 
-/** One target's mutable state; a reload keeps the slot of a target that stays. */
+/** One target's mutable state; a reload keeps the slot of a target that stays with the same settings. */
 type TargetSlot = {
   readonly tracker: TargetTracker;
+  readonly settings: string | undefined;
   source: TaskSource;
   inFlight: Promise<void> | undefined;
   abort: AbortController | undefined;
+  /**
+   * Set when a reload removes or replaces the slot, or shutdown cuts its poll: it never records
+   * again, or a late answer would bring back the series of a target no longer configured.
+   */
+  retired: boolean;
 };
 
 export class Poller {
@@ -84,13 +95,19 @@ export class Poller {
 
   /**
    * Reload: swaps in new targets (the schedule is a flag, fixed for the process's life). A target
-   * that stays (same tracker) keeps its slot, so its series and any poll in flight carry over and
-   * its polls still never overlap; every replaced source is closed once its last poll is done.
+   * that stays (same tracker, same settings) keeps its slot, so its series and any poll in flight
+   * carry over and its polls still never overlap. A removed or changed target's slot is retired:
+   * its poll in flight is aborted and whatever it still answers is dropped. Every replaced source
+   * is closed once its last poll is done.
    */
   reconfigure(targets: readonly PolledTarget[]): void {
-    const retired = this.#slots.map((s) => ({ source: s.source, done: Promise.resolve(s.inFlight) }));
-    this.#slots = this.#createSlots(targets, this.#slots);
-    for (const { source, done } of retired) {
+    const previous = this.#slots;
+    const replaced = previous.map((s) => ({ source: s.source, done: Promise.resolve(s.inFlight) }));
+    this.#slots = this.#createSlots(targets, previous);
+    for (const slot of previous) {
+      if (!this.#slots.includes(slot)) retire(slot, 'target removed or changed by a reload');
+    }
+    for (const { source, done } of replaced) {
       void done.then(() => {
         source.close();
       });
@@ -104,23 +121,27 @@ export class Poller {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     const inFlight = this.#slots.flatMap((s) => (s.inFlight ? [s.inFlight] : []));
+    // A poll cut short here says nothing about its target: it ends without a record.
     const grace = setTimeout(() => {
-      for (const s of this.#slots) s.abort?.abort(new Error('exporter shutting down'));
+      for (const s of this.#slots) retire(s, 'exporter shutting down');
     }, graceMs);
     await Promise.allSettled(inFlight);
     clearTimeout(grace);
-    for (const s of this.#slots) s.source.close();
+    for (const s of this.#slots) {
+      retire(s, 'exporter stopped');
+      s.source.close();
+    }
   }
 
   #createSlots(targets: readonly PolledTarget[], previous: readonly TargetSlot[] = []): TargetSlot[] {
-    const slots = targets.map(({ tracker, source }): TargetSlot => {
+    const slots = targets.map(({ tracker, source, settings }): TargetSlot => {
       const kept = previous.find((s) => s.tracker === tracker);
-      if (kept) {
+      if (kept && kept.settings === settings) {
         kept.source = source;
         return kept;
       }
-      this.#zeroCounters(tracker.name);
-      return { tracker, source, inFlight: undefined, abort: undefined };
+      if (!kept) this.#zeroCounters(tracker.name);
+      return { tracker, settings, source, inFlight: undefined, abort: undefined, retired: false };
     });
     this.#options.metrics.retainTargets(slots.map((s) => s.tracker.name));
     return slots;
@@ -183,12 +204,15 @@ export class Poller {
   }
 
   #poll(slot: TargetSlot): Promise<void> {
+    // A step timer set before a reload still holds the slots it had then.
+    if (slot.retired) return Promise.resolve();
     if (slot.inFlight) {
       this.#options.metrics.target(slot.tracker.name).inc('pollsSkipped', {});
       this.#options.logger.warn({ target: slot.tracker.name }, 'previous poll still running; poll skipped');
       return slot.inFlight;
     }
-    const run = this.#limit(() => this.#pollOnce(slot)).finally(() => {
+    // A slot retired while its poll waited for the concurrency limit has nothing left to ask.
+    const run = this.#limit(() => (slot.retired ? Promise.resolve() : this.#pollOnce(slot))).finally(() => {
       slot.inFlight = undefined;
     });
     slot.inFlight = run;
@@ -205,6 +229,7 @@ export class Poller {
     }, this.#intervalMs);
     try {
       const outcome = await slot.source.fetchLastMaintenanceTask({ signal: abort.signal });
+      if (slot.retired) return; // a reload or shutdown retired it meanwhile: the answer is no one's
       const timing = { startedAt: started / 1000, durationSeconds: (now() - started) / 1000 };
       recordPoll(slot.tracker, outcome, timing, this.#options);
     } catch (err) {
@@ -215,4 +240,10 @@ export class Poller {
       slot.abort = undefined;
     }
   }
+}
+
+/** Ends a slot's life: its poll in flight, if any, is aborted, and nothing it answers is recorded. */
+function retire(slot: TargetSlot, reason: string): void {
+  slot.retired = true;
+  slot.abort?.abort(new Error(reason));
 }
