@@ -96,19 +96,10 @@ function createTargetSet(deps: ExporterDeps, exporterStartedAt: number) {
         });
         trackers.set(target.name, tracker);
       }
-      return { tracker, source };
+      // Credentials are references (a file or variable name), so the key holds no secret.
+      return { tracker, source, settings: JSON.stringify(target) };
     });
   };
-}
-
-/** What a reload cannot change without a restart: said once in the log rather than ignored silently. */
-function warnUnreloadable(from: ExporterConfig, to: ExporterConfig, logger: Logger): void {
-  const web = (['listenAddress', 'telemetryPath', 'configFile'] as const).filter(
-    (k) => from.web[k] !== to.web[k],
-  );
-  const changed: string[] = web.map((k) => `web.${k}`);
-  if (from.log.format !== to.log.format) changed.push('log.format');
-  if (changed.length > 0) logger.warn({ changed }, 'these settings change only on restart; kept as they are');
 }
 
 function refuseReload(): never {
@@ -128,12 +119,10 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
     logger: deps.logger,
     now,
   });
-  let current = config;
+  // A reload changes the targets and task_type_rules only: every other setting is a flag or an
+  // environment variable, which stay as the process was started with (main.ts).
   const apply = (next: ExporterConfig) => {
-    warnUnreloadable(current, next, deps.logger);
-    live.reconfigure(targetsFor(next), next.pollSchedule);
-    deps.logger.level = next.log.level;
-    current = { ...next, web: current.web, log: { ...next.log, format: current.log.format } };
+    live.reconfigure(targetsFor(next));
   };
   const { load } = deps;
   // Without `load` (configuration given in code) a reload is refused, and says so.

@@ -40,8 +40,9 @@ export async function main(argv: string[], env: Env): Promise<number> {
     // The web config (TLS, basic auth) is checked here too, certificate files included.
     if (config.web.configFile !== undefined) loadWebState(config.web.configFile);
     if (cli.command === 'check') return (write(renderEffectiveConfig(config)), 0);
-    // A reload reads the same flags again, with the environment and files as they are now.
-    return await runExporter(config, env, () => loadConfig(parseCommandLine(argv, env)));
+    // A process's flags and environment never change, so a reload re-reads only the files they
+    // name: --config.file (targets, task_type_rules) and the TLS files of the new clients.
+    return await runExporter(config, env, () => loadConfig(cli));
   } catch (err) {
     if (err instanceof UsageError)
       return (fail(`obshell-exporter: ${err.message}\nRun "obshell-exporter --help" for usage.`), 2);

@@ -17,7 +17,12 @@ export type TaskSource = {
   close(): void;
 };
 
-export type PolledTarget = { readonly tracker: TargetTracker; readonly source: TaskSource };
+export type PolledTarget = {
+  readonly tracker: TargetTracker;
+  readonly source: TaskSource;
+  /** What the source was built from (URLs, credentials, TLS, timeout): a reload that changes it drops the poll in flight. */
+  readonly settings?: string;
+};
 
 export type PollerOptions = {
   readonly targets: readonly PolledTarget[];
@@ -29,25 +34,31 @@ export type PollerOptions = {
   readonly now?: () => number;
 };
 
-/** One target's mutable state; a reload keeps the slot of a target that stays. */
+/** One target's mutable state; a reload keeps the slot of a target that stays with the same settings. */
 type TargetSlot = {
   readonly tracker: TargetTracker;
+  readonly settings: string | undefined;
   source: TaskSource;
   inFlight: Promise<void> | undefined;
   abort: AbortController | undefined;
+  /**
+   * Set when a reload removes or replaces the slot, or shutdown cuts its poll: it never records
+   * again, or a late answer would bring back the series of a target no longer configured.
+   */
+  retired: boolean;
 };
 
 export class Poller {
   readonly #options: PollerOptions;
   readonly #limit: <T>(task: () => Promise<T>) => Promise<T>;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #schedule: string;
+  readonly #intervalMs: number;
   #slots: TargetSlot[] = [];
-  #schedule: string;
-  #intervalMs: number;
   #task: ScheduledTask | undefined;
   #ready = false;
   #stopped = false;
-  #plan: { slots: TargetSlot[]; intervalMs: number; steps: Map<number, TargetSlot[]> } | undefined;
+  #plan: { slots: TargetSlot[]; steps: Map<number, TargetSlot[]> } | undefined;
 
   constructor(options: PollerOptions) {
     this.#options = options;
@@ -83,23 +94,23 @@ export class Poller {
   }
 
   /**
-   * Reload: swaps in new targets and schedule. A target that stays (same tracker) keeps its
-   * slot, so its series and any poll in flight carry over and its polls still never overlap;
-   * every replaced source is closed once its last poll is done.
+   * Reload: swaps in new targets (the schedule is a flag, fixed for the process's life). A target
+   * that stays (same tracker, same settings) keeps its slot, so its series and any poll in flight
+   * carry over and its polls still never overlap. A removed or changed target's slot is retired:
+   * its poll in flight is aborted and whatever it still answers is dropped. Every replaced source
+   * is closed once its last poll is done.
    */
-  reconfigure(targets: readonly PolledTarget[], schedule: string): void {
-    const retired = this.#slots.map((s) => ({ source: s.source, done: Promise.resolve(s.inFlight) }));
-    this.#slots = this.#createSlots(targets, this.#slots);
-    for (const { source, done } of retired) {
+  reconfigure(targets: readonly PolledTarget[]): void {
+    const previous = this.#slots;
+    const replaced = previous.map((s) => ({ source: s.source, done: Promise.resolve(s.inFlight) }));
+    this.#slots = this.#createSlots(targets, previous);
+    for (const slot of previous) {
+      if (!this.#slots.includes(slot)) retire(slot, 'target removed or changed by a reload');
+    }
+    for (const { source, done } of replaced) {
       void done.then(() => {
         source.close();
       });
-    }
-    if (schedule !== this.#schedule) {
-      this.#schedule = schedule;
-      this.#intervalMs = cronIntervalMs(schedule);
-      void this.#task?.destroy();
-      this.#startSchedule();
     }
   }
 
@@ -110,23 +121,27 @@ export class Poller {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     const inFlight = this.#slots.flatMap((s) => (s.inFlight ? [s.inFlight] : []));
+    // A poll cut short here says nothing about its target: it ends without a record.
     const grace = setTimeout(() => {
-      for (const s of this.#slots) s.abort?.abort(new Error('exporter shutting down'));
+      for (const s of this.#slots) retire(s, 'exporter shutting down');
     }, graceMs);
     await Promise.allSettled(inFlight);
     clearTimeout(grace);
-    for (const s of this.#slots) s.source.close();
+    for (const s of this.#slots) {
+      retire(s, 'exporter stopped');
+      s.source.close();
+    }
   }
 
   #createSlots(targets: readonly PolledTarget[], previous: readonly TargetSlot[] = []): TargetSlot[] {
-    const slots = targets.map(({ tracker, source }): TargetSlot => {
+    const slots = targets.map(({ tracker, source, settings }): TargetSlot => {
       const kept = previous.find((s) => s.tracker === tracker);
-      if (kept) {
+      if (kept && kept.settings === settings) {
         kept.source = source;
         return kept;
       }
-      this.#zeroCounters(tracker.name);
-      return { tracker, source, inFlight: undefined, abort: undefined };
+      if (!kept) this.#zeroCounters(tracker.name);
+      return { tracker, settings, source, inFlight: undefined, abort: undefined, retired: false };
     });
     this.#options.metrics.retainTargets(slots.map((s) => s.tracker.name));
     return slots;
@@ -158,12 +173,12 @@ export class Poller {
   }
 
   /**
-   * The targets of each grid step, kept until the targets or the interval change (an MD5 per
-   * target each tick held the loop for 25 ms at 1 000 targets).
+   * The targets of each grid step, kept until a reload changes the targets (an MD5 per target
+   * each tick held the loop for 25 ms at 1 000 targets).
    */
   #steps(): Map<number, TargetSlot[]> {
     const plan = this.#plan;
-    if (plan?.slots === this.#slots && plan.intervalMs === this.#intervalMs) return plan.steps;
+    if (plan?.slots === this.#slots) return plan.steps;
     const steps = new Map<number, TargetSlot[]>();
     for (const slot of this.#slots) {
       const delay = spreadDelayMs(slot.tracker.name, this.#slots.length, this.#intervalMs);
@@ -171,7 +186,7 @@ export class Poller {
       if (step) step.push(slot);
       else steps.set(delay, [slot]);
     }
-    this.#plan = { slots: this.#slots, intervalMs: this.#intervalMs, steps };
+    this.#plan = { slots: this.#slots, steps };
     return steps;
   }
 
@@ -189,12 +204,15 @@ export class Poller {
   }
 
   #poll(slot: TargetSlot): Promise<void> {
+    // A step timer set before a reload still holds the slots it had then.
+    if (slot.retired) return Promise.resolve();
     if (slot.inFlight) {
       this.#options.metrics.target(slot.tracker.name).inc('pollsSkipped', {});
       this.#options.logger.warn({ target: slot.tracker.name }, 'previous poll still running; poll skipped');
       return slot.inFlight;
     }
-    const run = this.#limit(() => this.#pollOnce(slot)).finally(() => {
+    // A slot retired while its poll waited for the concurrency limit has nothing left to ask.
+    const run = this.#limit(() => (slot.retired ? Promise.resolve() : this.#pollOnce(slot))).finally(() => {
       slot.inFlight = undefined;
     });
     slot.inFlight = run;
@@ -211,6 +229,7 @@ export class Poller {
     }, this.#intervalMs);
     try {
       const outcome = await slot.source.fetchLastMaintenanceTask({ signal: abort.signal });
+      if (slot.retired) return; // a reload or shutdown retired it meanwhile: the answer is no one's
       const timing = { startedAt: started / 1000, durationSeconds: (now() - started) / 1000 };
       recordPoll(slot.tracker, outcome, timing, this.#options);
     } catch (err) {
@@ -221,4 +240,10 @@ export class Poller {
       slot.abort = undefined;
     }
   }
+}
+
+/** Ends a slot's life: its poll in flight, if any, is aborted, and nothing it answers is recorded. */
+function retire(slot: TargetSlot, reason: string): void {
+  slot.retired = true;
+  slot.abort?.abort(new Error(reason));
 }

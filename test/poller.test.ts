@@ -25,12 +25,33 @@ function scriptedSource(answers: (() => TaskOutcome | Promise<TaskOutcome>)[]) {
   return source;
 }
 
+/**
+ * A source whose polls stay open until the test settles them. It ignores the abort signal (only
+ * records it), so a test sees what the poller does with an answer that comes anyway.
+ */
+function heldSource() {
+  const polls: { signal: AbortSignal | undefined; settle: (outcome: TaskOutcome) => void }[] = [];
+  const source: TaskSource = {
+    fetchLastMaintenanceTask: (options) =>
+      new Promise((resolve) => polls.push({ signal: options?.signal, settle: resolve })),
+    close: () => undefined,
+  };
+  return { source, polls };
+}
+
+const refused: TaskOutcome = {
+  kind: 'failure',
+  reason: 'connect',
+  message: 'connection refused',
+  agent: '127.0.0.1:1',
+};
+
 const pollers: Poller[] = [];
 afterEach(async () => {
   await Promise.all(pollers.splice(0).map((p) => p.stop(100)));
 });
 
-function createPoller(sources: Record<string, TaskSource>, schedule = '*/1 * * * * *') {
+function createPoller(sources: Record<string, TaskSource>, schedule = '*/1 * * * * *', concurrency?: number) {
   const metrics = createExporterMetrics({
     buildInfo: { version: 't', revision: 't', nodejsVersion: 't' },
     defaultMetrics: false,
@@ -41,12 +62,22 @@ function createPoller(sources: Record<string, TaskSource>, schedule = '*/1 * * *
     tracker: new TargetTracker(name, { exporterStartedAt: 0, rules: [], limits: defaultLimits }),
     source,
   }));
-  const poller = new Poller({ targets, schedule, metrics, logger });
+  const poller = new Poller({ targets, schedule, metrics, logger, ...(concurrency && { concurrency }) });
   pollers.push(poller);
   return { poller, metrics, lines, trackers: targets.map((t) => t.tracker) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const tracker = (name: string) =>
+  new TargetTracker(name, { exporterStartedAt: 0, rules: [], limits: defaultLimits });
+
+/** Every log line about `target`, as `level msg`. */
+const linesAbout = (lines: string[], target: string) =>
+  lines
+    .map((l) => JSON.parse(l) as { level: number; target?: string; msg: string })
+    .filter((l) => l.target === target)
+    .map((l) => `${l.level} ${l.msg}`);
 
 describe('Poller', () => {
   it('polls every target at start and is ready after the first round', async () => {
@@ -127,14 +158,11 @@ describe('Poller', () => {
     );
     await poller.pollAll();
     const keepTracker = trackers[0]!;
-    const added = new TargetTracker('added', { exporterStartedAt: 0, rules: [], limits: defaultLimits });
-    poller.reconfigure(
-      [
-        { tracker: keepTracker, source: source('keep-v2', running) },
-        { tracker: added, source: source('added', noTask) },
-      ],
-      '0 0 * * * *',
-    );
+    const added = tracker('added');
+    poller.reconfigure([
+      { tracker: keepTracker, source: source('keep-v2', running) },
+      { tracker: added, source: source('added', noTask) },
+    ]);
     await new Promise((r) => setTimeout(r, 10));
     expect(closed.sort()).toEqual(['drop', 'keep-v1']);
     let text = await metrics.registry.metrics();
@@ -145,6 +173,120 @@ describe('Poller', () => {
     text = await metrics.registry.metrics();
     expect(text).toContain('obshell_maintenance_task_present{target="added"} 0');
     expect(poller.statuses().map((s) => s.name)).toEqual(['keep', 'added']);
+  });
+
+  it('drops the late answer of a target a reload removed, success or failure, and aborts its poll', async () => {
+    const lateOk = heldSource();
+    const lateFail = heldSource();
+    const { poller, metrics, lines, trackers } = createPoller(
+      { 'late-ok': lateOk.source, 'late-fail': lateFail.source, stays: scriptedSource([() => running]) },
+      '0 0 * * * *',
+    );
+    const round = poller.pollAll();
+    await sleep(10);
+    expect([lateOk.polls.length, lateFail.polls.length]).toEqual([1, 1]);
+    poller.reconfigure([{ tracker: trackers[2]!, source: scriptedSource([() => running]) }]);
+    expect(lateOk.polls[0]!.signal?.aborted).toBe(true);
+    expect(lateFail.polls[0]!.signal?.aborted).toBe(true);
+    lateOk.polls[0]!.settle(running);
+    lateFail.polls[0]!.settle(refused);
+    await round;
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('obshell_up{target="stays"} 1');
+    expect(text).not.toContain('target="late-ok"');
+    expect(text).not.toContain('target="late-fail"');
+    expect(linesAbout(lines, 'late-ok')).toEqual([]);
+    expect(linesAbout(lines, 'late-fail')).toEqual([]);
+    expect(poller.statuses().map((s) => s.name)).toEqual(['stays']);
+  });
+
+  it('never asks a target a reload removed while its poll waited for the concurrency limit', async () => {
+    const first = heldSource();
+    const queued = scriptedSource([() => running]);
+    const { poller, metrics, trackers } = createPoller({ first: first.source, queued }, '0 0 * * * *', 1);
+    const round = poller.pollAll();
+    await sleep(10);
+    poller.reconfigure([{ tracker: trackers[0]!, source: first.source }]);
+    first.polls[0]!.settle(noTask);
+    await round;
+    expect(queued.calls()).toBe(0);
+    expect(await metrics.registry.metrics()).not.toContain('target="queued"');
+  });
+
+  it("never lets a removed target's late answer overwrite the target re-added under its name", async () => {
+    const old = heldSource();
+    const { poller, metrics, lines, trackers } = createPoller({ again: old.source }, '0 0 * * * *');
+    const round = poller.pollAll();
+    await sleep(10);
+    poller.reconfigure([]);
+    // Re-added by a later reload: a new tracker (the exporter forgets a removed target's history).
+    poller.reconfigure([{ tracker: tracker('again'), source: scriptedSource([() => noTask]) }]);
+    expect(trackers[0]!.status.up).toBe(undefined);
+    await poller.pollAll();
+    let text = await metrics.registry.metrics();
+    expect(text).toContain('obshell_maintenance_task_present{target="again"} 0');
+    old.polls[0]!.settle(running);
+    await round;
+    text = await metrics.registry.metrics();
+    expect(text).toContain('obshell_maintenance_task_present{target="again"} 0');
+    expect(text).not.toMatch(/obshell_maintenance_task_state\{target="again"/);
+    expect(trackers[0]!.status.up).toBe(undefined);
+    expect(linesAbout(lines, 'again')).toEqual([]);
+  });
+
+  it("drops a poll started with a target's old settings; one with unchanged settings carries over", async () => {
+    const changed = heldSource();
+    const same = heldSource();
+    const { poller, metrics, trackers } = createPoller(
+      { changed: changed.source, same: same.source },
+      '0 0 * * * *',
+    );
+    const round = poller.pollAll();
+    await sleep(10);
+    // createPoller gives no settings: a target given the same (none) keeps its slot and its poll.
+    poller.reconfigure([
+      { tracker: trackers[0]!, source: scriptedSource([() => noTask]), settings: 'url: v2' },
+      { tracker: trackers[1]!, source: scriptedSource([() => noTask]) },
+    ]);
+    expect(changed.polls[0]!.signal?.aborted).toBe(true);
+    expect(same.polls[0]!.signal?.aborted).toBe(false);
+    changed.polls[0]!.settle(refused);
+    same.polls[0]!.settle(running);
+    await round;
+    const text = await metrics.registry.metrics();
+    expect(text).not.toContain('obshell_up{target="changed"}');
+    expect(text).toContain('obshell_exporter_poll_errors_total{target="changed",reason="connect"} 0');
+    expect(text).toContain('obshell_up{target="same"} 1');
+    await poller.pollAll();
+    expect(await metrics.registry.metrics()).toContain(
+      'obshell_maintenance_task_present{target="changed"} 0',
+    );
+  });
+
+  it('records nothing for a poll that shutdown cut short, nor after it', async () => {
+    const hanging: TaskSource & { calls: number } = {
+      calls: 0,
+      fetchLastMaintenanceTask(options) {
+        this.calls += 1;
+        if (this.calls > 1) return Promise.resolve(running);
+        return new Promise((resolve) => {
+          options?.signal?.addEventListener('abort', () => {
+            resolve({ kind: 'failure', reason: 'timeout', message: 'poll aborted' });
+          });
+        });
+      },
+      close: () => undefined,
+    };
+    const { poller, metrics, lines } = createPoller({ hanging }, '0 0 * * * *');
+    const round = poller.pollAll();
+    await poller.stop(50);
+    await round;
+    await poller.pollAll();
+    expect(hanging.calls).toBe(1);
+    const text = await metrics.registry.metrics();
+    expect(text).not.toContain('obshell_up{target="hanging"}');
+    expect(text).toContain('obshell_exporter_poll_errors_total{target="hanging",reason="timeout"} 0');
+    expect(linesAbout(lines, 'hanging')).toEqual([]);
   });
 
   it('starts the polls of one spread step a loop turn apart, so a scrape is served in between', async () => {

@@ -1,10 +1,19 @@
 import pino from 'pino';
 import { Gauge, Registry, type RegistryContentType } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ExporterConfig } from '../src/config/index.js';
 import { ConfigError } from '../src/errors.js';
+import { startExporter } from '../src/exporter.js';
 import { catalogue } from '../src/metrics/catalogue.js';
 import { createReloader } from '../src/reload.js';
+import { startSimulator, type SimulatorOptions } from '../src/simulator/index.js';
+import {
+  captureLogs,
+  exporterConfig,
+  sleep,
+  waitFor,
+  type TargetSpec,
+} from './helpers/hardening-exporter.js';
 
 describe('config reload', () => {
   it('applies a valid configuration, keeps the old one on an invalid one, and says so in metrics and logs', async () => {
@@ -55,4 +64,121 @@ describe('config reload', () => {
     expect(lines.at(-1)).toContain('configuration reload failed; the previous configuration stays in force');
     expect(lines.at(-1)).toContain('targets[0].urls[0]');
   });
+});
+
+describe('reload while a removed target is being polled (real agents)', () => {
+  const password = 'reload-in-flight-pw';
+  /** How long a slow agent holds the task request before it answers. */
+  const slowMs = 3000;
+  const maintainPath = '/api/v1/task/dag/maintain/ob';
+  /** Only the start-up round polls: no tick comes to poll again within a test. */
+  const hourly = '0 0 * * * *';
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function agent(options: SimulatorOptions = {}) {
+    const sim = await startSimulator({ port: 0, password, scenario: 'seed', slowMs, ...options });
+    cleanups.push(() => sim.close());
+    return sim;
+  }
+
+  /** An exporter whose reload applies `config()` as it is at the time. */
+  async function exporterWith(config: () => ExporterConfig) {
+    const { logger, lines } = captureLogs();
+    const exporter = await startExporter(config(), {
+      logger,
+      credentials: () => ({ password: () => password }),
+      load: config,
+    });
+    cleanups.push(() => exporter.stop(1000));
+    const text = () => exporter.metrics.registry.metrics();
+    return { exporter, lines, text };
+  }
+
+  const targetsIn = (text: string) => [...new Set([...text.matchAll(/target="([^"]*)"/g)].map((m) => m[1]))];
+
+  it('keeps a removed target gone when its poll in flight ends later, with an answer or a failure', async () => {
+    const good = await agent();
+    const answersLate = await agent({ fault: 'slow' });
+    const failsLate = await agent({ fault: 'slow' });
+    const goodOnly: TargetSpec[] = [{ name: 'good', urls: [good.url] }];
+    let config = exporterConfig(
+      [
+        ...goodOnly,
+        { name: 'answers-late', urls: [answersLate.url], timeoutMs: 30_000 },
+        // Its request times out before the agent answers: a late failure.
+        { name: 'fails-late', urls: [failsLate.url], timeoutMs: slowMs / 2 },
+      ],
+      hourly,
+    );
+    const { exporter, lines, text } = await exporterWith(() => config);
+    await waitFor(
+      'both slow agents holding a task request',
+      () => answersLate.requestCount(maintainPath) === 1 && failsLate.requestCount(maintainPath) === 1,
+    );
+    const heldSince = Date.now();
+    await waitFor('the good target', async () => (await text()).includes('obshell_up{target="good"} 1'));
+
+    config = exporterConfig(goodOnly, hourly);
+    expect(await exporter.reload('test')).toEqual({ ok: true });
+    expect(targetsIn(await text())).toEqual(['good']);
+    // Past the end of both polls as they would have gone: the timeout, then the late answer.
+    await sleep(heldSince + slowMs + 500 - Date.now());
+    const after = await text();
+    expect(targetsIn(after)).toEqual(['good']);
+    expect(after).toContain('obshell_up{target="good"} 1');
+    expect(lines.filter((l) => l.target !== undefined && l.target !== 'good')).toEqual([]);
+    expect(exporter.poller.statuses().map((s) => s.name)).toEqual(['good']);
+  }, 20_000);
+
+  it('drops the poll in flight of a target whose URL a reload changed, and keeps that of a target left as it was', async () => {
+    const good = await agent();
+    const oldHome = await agent({ fault: 'slow' });
+    const unchanged = await agent({ fault: 'slow' });
+    const steady: TargetSpec = { name: 'steady', urls: [unchanged.url], timeoutMs: 30_000 };
+    const moved = (url: string): TargetSpec => ({ name: 'moved', urls: [url], timeoutMs: slowMs / 2 });
+    let config = exporterConfig([moved(oldHome.url), steady], hourly);
+    const { exporter, lines, text } = await exporterWith(() => config);
+    await waitFor(
+      'both slow agents holding a task request',
+      () => oldHome.requestCount(maintainPath) === 1 && unchanged.requestCount(maintainPath) === 1,
+    );
+    const heldSince = Date.now();
+
+    config = exporterConfig([moved(good.url), steady], hourly);
+    expect(await exporter.reload('test')).toEqual({ ok: true });
+    await sleep(heldSince + slowMs + 500 - Date.now());
+    const after = await text();
+    // The old URL's poll timed out after the reload: not a failure of the target as configured now.
+    expect(after).not.toContain('obshell_up{target="moved"}');
+    expect(after).toContain('obshell_exporter_poll_errors_total{target="moved",reason="timeout"} 0');
+    expect(lines.filter((l) => l.target === 'moved')).toEqual([]);
+    // An unchanged target's poll carries over the reload and its late answer counts.
+    expect(after).toContain('obshell_up{target="steady"} 1');
+  }, 20_000);
+
+  it("keeps a re-added target's own result when the poll from before its removal ends later", async () => {
+    const slow = await agent({ fault: 'slow' });
+    const spec: TargetSpec = { name: 'again', urls: [slow.url], timeoutMs: slowMs / 2 };
+    let config = exporterConfig([spec], hourly);
+    const { exporter, lines, text } = await exporterWith(() => config);
+    await waitFor('the agent holding a task request', () => slow.requestCount(maintainPath) === 1);
+    const heldSince = Date.now();
+
+    config = exporterConfig([], hourly);
+    expect(await exporter.reload('test')).toEqual({ ok: true });
+    slow.setFault(null);
+    config = exporterConfig([spec], hourly);
+    expect(await exporter.reload('test')).toEqual({ ok: true });
+    await exporter.poller.pollAll();
+    expect(await text()).toContain('obshell_up{target="again"} 1');
+    // Past the moment the first poll would have timed out.
+    await sleep(heldSince + slowMs / 2 + 500 - Date.now());
+    const after = await text();
+    expect(after).toContain('obshell_up{target="again"} 1');
+    expect(after).toContain('obshell_exporter_poll_errors_total{target="again",reason="timeout"} 0');
+    expect(lines.filter((l) => l.msg.startsWith('poll failed'))).toEqual([]);
+  }, 20_000);
 });
