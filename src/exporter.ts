@@ -87,7 +87,7 @@ function createTargetSet(deps: ExporterDeps, exporterStartedAt: number) {
     for (const name of trackers.keys()) if (!names.has(name)) trackers.delete(name);
     return sources.map(({ target, source }) => {
       let tracker = trackers.get(target.name);
-      if (tracker) tracker.configure(config.taskTypeRules, config.limits);
+      if (tracker) tracker.configure(config.taskTypeRules);
       else {
         tracker = new TargetTracker(target.name, {
           exporterStartedAt,

@@ -57,9 +57,10 @@ export class TargetTracker {
   readonly name: string;
   readonly #history: TaskHistory;
   #rules: readonly TaskTypeRule[] = [];
-  #maxLabelLength = 0;
-  #taskTypes!: LabelLimiter;
-  #nodes!: LabelLimiter;
+  readonly #maxLabelLength: number;
+  /** Which values have series already: kept across reloads, or each reload would allow another cap's worth. */
+  readonly #taskTypes: LabelLimiter;
+  readonly #nodes: LabelLimiter;
   #status: TargetStatus = { up: undefined };
   readonly #seenSeries = new Set<string>();
   /** The last mapped DAG while its task gauges are exported: the very same finished DAG object needs no new mapping (see isTimeless). */
@@ -71,15 +72,16 @@ export class TargetTracker {
   ) {
     this.name = name;
     this.#history = new TaskHistory(options.exporterStartedAt);
-    this.configure(options.rules, options.limits);
-  }
-
-  /** Applies (reloaded) task_type rules and limits; the exactly-once history is kept. */
-  configure(rules: readonly TaskTypeRule[], limits: Limits): void {
-    this.#rules = [...rules, ...builtInTaskTypeRules];
+    const { limits } = options;
     this.#maxLabelLength = limits.maxLabelLength;
     this.#taskTypes = new LabelLimiter(limits.maxTaskTypes, limits.maxLabelLength);
     this.#nodes = new LabelLimiter(limits.maxNodes, limits.maxLabelLength);
+    this.configure(options.rules);
+  }
+
+  /** Applies (reloaded) task_type rules; the exactly-once history and the label caps are kept. */
+  configure(rules: readonly TaskTypeRule[]): void {
+    this.#rules = [...rules, ...builtInTaskTypeRules];
     this.#last = undefined;
   }
 

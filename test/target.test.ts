@@ -81,6 +81,21 @@ describe('cardinality bounds', () => {
     expect(h.logLines.filter((l) => String(l['msg']).includes('exported as "other"'))).toHaveLength(1);
   });
 
+  it('keeps the caps across reloads: new task_type_rules do not allow another cap of values', async () => {
+    const h = createHarness({ limits: { maxTaskTypes: 50, maxNodes: 2, maxLabelLength: 128 } });
+    const nodes = (names: string[]) => names.map((name) => ({ name, state: 'SUCCEED', start: 0, end: 30 }));
+    const big = (id: string, names: string[]) =>
+      ok(dagJson({ id, name: 'Big', state: 'SUCCEED', end: 30, nodes: nodes(names) }));
+    h.poll('c1', { outcome: big('1', ['a', 'b', 'c']) });
+    h.trackers.get('c1')?.configure([{ pattern: /Big/, taskType: 'big' }]);
+    h.poll('c1', { outcome: big('2', ['d', 'e']) });
+    const text = await h.render();
+    expect(text).toMatch(/node_state\{[^}]*task_id="2"[^}]*node_index="1",node="other"/);
+    expect(text).toMatch(/node_state\{[^}]*task_id="2"[^}]*node_index="2",node="other"/);
+    expect(text).toContain('obshell_exporter_label_overflows_total{target="c1",label="node"} 3');
+    expect(text).not.toMatch(/node="[de]"/);
+  });
+
   it('truncates long label values on code points', async () => {
     const h = createHarness({ limits: { maxTaskTypes: 50, maxNodes: 50, maxLabelLength: 5 } });
     h.poll('c1', { outcome: task('1', '扩容集群任务名称很长') });

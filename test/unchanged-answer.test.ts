@@ -187,7 +187,7 @@ describe('tracker: the mapping of the same finished DAG is reused, and only then
     const t = tracker();
     const outcome = ok(dagJson({ id: '3', name: 'Cluster scale out', state: 'SUCCEED', end: 30 }));
     const before = t.apply(outcome, at(3000));
-    t.configure([{ pattern: /scale out/, taskType: 'scale-out' }], defaultLimits);
+    t.configure([{ pattern: /scale out/, taskType: 'scale-out' }]);
     const after = t.apply(outcome, at(3015));
     expect(before.observations?.taskType).toBe('Cluster scale out');
     expect(after.observations?.taskType).toBe('scale-out');
