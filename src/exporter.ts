@@ -78,11 +78,16 @@ export type ExporterDeps = {
 function createTargetSet(deps: ExporterDeps, exporterStartedAt: number) {
   const trackers = new Map<string, TargetTracker>();
   return (config: ExporterConfig): PolledTarget[] => {
-    // Clients first: a bad TLS file throws here, before anything has changed.
-    const sources = config.targets.map((target) => ({
-      target,
-      source: createSource(target, deps.credentials),
-    }));
+    // Clients first: a bad TLS file throws here, before anything has changed (and the clients
+    // already built are closed, or their keep-alive agents would outlive the refused reload).
+    const sources: { target: TargetConfig; source: ReturnType<typeof createSource> }[] = [];
+    try {
+      for (const target of config.targets)
+        sources.push({ target, source: createSource(target, deps.credentials) });
+    } catch (error) {
+      for (const { source } of sources) source.close();
+      throw error;
+    }
     const names = new Set(config.targets.map((t) => t.name));
     for (const name of trackers.keys()) if (!names.has(name)) trackers.delete(name);
     return sources.map(({ target, source }) => {

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Gauge, Registry, type RegistryContentType } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -181,4 +183,39 @@ describe('reload while a removed target is being polled (real agents)', () => {
     expect(after).toContain('obshell_exporter_poll_errors_total{target="again",reason="timeout"} 0');
     expect(lines.filter((l) => l.msg.startsWith('poll failed'))).toEqual([]);
   }, 20_000);
+});
+
+describe('a reload refused while building clients', () => {
+  it("closes the clients it had built already, so their keep-alive agents do not outlive the exporter's", async () => {
+    // Any answer will do: the poll only has to leave an idle keep-alive socket in the agent's pool.
+    const server = createServer((_req, res) => res.writeHead(500).end('{}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const connections = () =>
+      new Promise<number>((resolve, reject) => {
+        server.getConnections((error, count) => {
+          if (error) reject(error);
+          else resolve(count);
+        });
+      });
+    try {
+      const { logger } = captureLogs();
+      const good: TargetSpec = { name: 'good', urls: [url] };
+      let config = exporterConfig([good], '0 0 * * * *');
+      const exporter = await startExporter(config, {
+        logger,
+        credentials: () => ({ password: () => 'pw' }),
+        load: () => config,
+      });
+      await waitFor('a keep-alive connection', async () => (await connections()) === 1);
+      // The second target's CA file cannot be read: its client throws after the first was built.
+      config = exporterConfig([good, { name: 'bad', urls: [url], tls: { caFile: '/nonexistent/ca.pem' } }]);
+      expect((await exporter.reload('test')).ok).toBe(false);
+      await exporter.stop(1000);
+      await waitFor('the agent destroyed with its sockets', async () => (await connections()) === 0, 2000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
