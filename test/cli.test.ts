@@ -61,6 +61,23 @@ describe('command line', () => {
     expect(r.stderr).toContain('targets[0].pasword_file');
   });
 
+  it('exits 1 on an empty config file or a targets key without a value, naming it', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    const file = join(dir, 'config.yml');
+    for (const [text, reason] of [
+      ['', `${file}: the file is empty`],
+      ['targets:\n', 'targets: must not be empty'],
+    ] as const) {
+      writeFileSync(file, text);
+      for (const args of [['--config.check'], ['--web.listen-address=127.0.0.1:0']]) {
+        const r = run([...args, `--config.file=${file}`]);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(reason);
+        expect(r.stdout + r.stderr).not.toContain('127.0.0.1:2886');
+      }
+    }
+  });
+
   it('exits 1 on an invalid web config file, with --config.check too', () => {
     const dir = tempDir('obshell-exporter-cli-');
     const file = join(dir, 'web.yml');
@@ -184,11 +201,22 @@ describe('reload', () => {
       const answer = await fetch(`http://127.0.0.1:${port}/-/reload`, { method: 'POST' });
       expect(answer.status).toBe(500);
       expect(await answer.text()).toContain('targets[0].urls[0]');
+      // A truncated file (a non-atomic write caught half-way) must not swap the targets for 127.0.0.1.
+      for (const [text, reason] of [
+        ['', `${file}: the file is empty`],
+        ['targets:\n', 'targets: must not be empty'],
+      ] as const) {
+        writeFileSync(file, text);
+        const refused = await fetch(`http://127.0.0.1:${port}/-/reload`, { method: 'POST' });
+        expect(refused.status).toBe(500);
+        expect(await refused.text()).toContain(reason);
+      }
       // /metrics may lag a change by a fraction of a second (the body is rebuilt at a bounded rate).
       await until((t) => t.includes('obshell_exporter_config_last_reload_successful 0'), 'the failed reload');
       const text = await metrics();
       expect(text).toContain('obshell_up{target="one"} 1');
       expect(text).toContain('obshell_up{target="two"} 1');
+      expect(text).not.toContain('127.0.0.1:2886');
       expect(log).toContain('configuration reload failed; the previous configuration stays in force');
       expect((await fetch(`http://127.0.0.1:${port}/-/reload`)).status).toBe(405);
     } finally {

@@ -58,6 +58,13 @@ describe('config file: one case per invalid input, exact message', () => {
   test.each([
     ['targets: {}', 'targets: must be a list'],
     ['targets: []', 'targets: must not be empty'],
+    ['targets:', 'targets: must not be empty'],
+    ['targets: ~\ntask_type_rules: []', 'targets: must not be empty'],
+    ['', '/etc/x/c.yml: the file is empty (it must list targets, task_type_rules or both)'],
+    [
+      '# all commented out\n',
+      '/etc/x/c.yml: the file is empty (it must list targets, task_type_rules or both)',
+    ],
     ['targets: [x]', 'targets[0]: must be a mapping'],
     ['targets: [~]', 'targets[0]: must be a mapping'],
     ['target: []', 'target: unknown key'],

@@ -236,7 +236,6 @@ describe('loadConfig with a config file', () => {
       anyFileIo({ '/c.yml': 'targets:\n  - {name: a, socket: /s, tls: }\n' }),
     );
     expect(empty.targets[0]?.tls).toEqual({});
-    expect(load(['--config.file=/c.yml'], {}, anyFileIo({ '/c.yml': '' })).targets).toEqual([defaultTarget]);
   });
 
   test("--targets.shard keeps this replica's targets only", () => {

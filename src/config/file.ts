@@ -148,8 +148,10 @@ function readTarget(value: unknown, path: string, c: Checker): FileTarget | unde
   }) as FileTarget;
 }
 
+// `targets:` with no value is as empty as `targets: []`: falling back to the flags' target would
+// swap a fleet for 127.0.0.1 on a half-written file.
 function readTargets(value: unknown, c: Checker): FileTarget[] | undefined {
-  const list = readList(value, 'targets', c.problems);
+  const list = value === null ? [] : readList(value, 'targets', c.problems);
   if (list === undefined) return undefined;
   if (list.length === 0) c.problems.push('targets: must not be empty');
   const targets = list.map((item, i) => readTarget(item, `targets[${i}]`, c));
@@ -181,7 +183,12 @@ function parseYaml(path: string, text: string): unknown {
 export function readConfigFile(path: string, text: string, checker: Checker): ConfigFile {
   const c: Checker = { ...checker, baseDir: dirname(resolve(path)) };
   const root: unknown = parseYaml(path, text);
-  if (root !== null && (typeof root !== 'object' || Array.isArray(root))) {
+  // An empty file is more likely truncated (a non-atomic write) than meant to say nothing.
+  if (root === null) {
+    c.problems.push(`${path}: the file is empty (it must list targets, task_type_rules or both)`);
+    return { taskTypeRules: [] };
+  }
+  if (typeof root !== 'object' || Array.isArray(root)) {
     c.problems.push(`${path}: must be a mapping with targets and task_type_rules`);
     return { taskTypeRules: [] };
   }
