@@ -78,6 +78,17 @@ describe('command line', () => {
     }
   });
 
+  it('exits 1 on a config file whose aliases do not resolve, naming the file, without a stack trace', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    const file = join(dir, 'config.yml');
+    writeFileSync(file, 'targets: *nowhere\n');
+    const r = run(['--config.check', `--config.file=${file}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${file}:1:10: Unresolved alias (the anchor must be set before the alias)`);
+    expect(r.stderr).not.toContain('fatal');
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('exits 1 on an invalid web config file, with --config.check too', () => {
     const dir = tempDir('obshell-exporter-cli-');
     const file = join(dir, 'web.yml');

@@ -51,6 +51,11 @@ function problems(
   throw new Error('no ConfigError');
 }
 
+/** Each level repeats the one before nine times: 9^5 strings from a few hundred bytes. */
+const billionLaughs = ['a: &a [x, x, x, x, x, x, x, x, x]']
+  .concat(['b', 'c', 'd', 'e'].map((l, i) => `${l}: &${l} [${Array(9).fill(`*${'abcd'[i]}`).join(', ')}]`))
+  .join('\n');
+
 const target = (body: string): string => `targets:\n  - name: a\n    urls: [http://a:1]\n${body}`;
 const rule = (body: string): string => `task_type_rules:\n${body}`;
 
@@ -165,6 +170,11 @@ describe('config file: one case per invalid input, exact message', () => {
     ],
     ['targets: []\ntargets: []\n', '/etc/x/c.yml:2:1: Map keys must be unique'],
     ['a: b: c', '/etc/x/c.yml:1:4: Nested mappings are not allowed in compact mappings'],
+    [
+      'targets: [&a {name: a, socket: /s}]\nx: *nope',
+      '/etc/x/c.yml:2:4: Unresolved alias (the anchor must be set before the alias)',
+    ],
+    [billionLaughs, '/etc/x/c.yml: Excessive alias count indicates a resource exhaustion attack'],
   ])('%j', (yaml, message) => {
     expect(problems(yaml, [], { HOME: '/root' })).toEqual([message]);
   });

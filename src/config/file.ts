@@ -1,6 +1,6 @@
 /** The YAML config file: syntax, then every key checked, every problem collected. */
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { parsePositiveDuration } from './durations.js';
 import { fail, quote } from './problems.js';
@@ -164,9 +164,38 @@ function readTargets(value: unknown, c: Checker): FileTarget[] | undefined {
   return targets.filter((target) => target !== undefined);
 }
 
+/** `:line:col` of the first alias whose anchor is not defined before it, or ''. */
+function unresolvedAliasAt(doc: Document, lines: LineCounter): string {
+  let at = '';
+  visit(doc, {
+    Alias(_, alias) {
+      if (alias.resolve(doc) !== undefined || alias.range == null) return undefined;
+      const { line, col } = lines.linePos(alias.range[0]);
+      at = `:${line}:${col}`;
+      return visit.BREAK;
+    },
+  });
+  return at;
+}
+
+/**
+ * Aliases are resolved by toJS, after the syntax check: an undefined anchor or a billion-laughs
+ * expansion throws there. The alias name after yaml's ": " is left out (it is file content).
+ */
+function toPlainValue(path: string, doc: Document, lines: LineCounter): unknown {
+  try {
+    return doc.toJS() as unknown;
+  } catch (error) {
+    const reason =
+      error instanceof ReferenceError ? (error.message.split(': ')[0] ?? '') : 'cannot be read as YAML';
+    throw new ConfigError([`${path}${unresolvedAliasAt(doc, lines)}: ${reason}`]);
+  }
+}
+
 /** YAML syntax errors end the check at once (the structure is unknown); each names the file, line and column. */
 function parseYaml(path: string, text: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((error) => {
@@ -176,7 +205,7 @@ function parseYaml(path: string, text: string): unknown {
       }),
     );
   }
-  return doc.toJS() as unknown;
+  return toPlainValue(path, doc, lines);
 }
 
 /** Parses and checks the config file; problems go to `c.problems`, YAML syntax errors throw ConfigError. */
