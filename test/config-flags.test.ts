@@ -32,6 +32,11 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
       '--obshell.timeout: "1.5s" is not a duration (e.g. "500ms", "10s", "1h30m")',
     ],
     [['--obshell.timeout=0s'], '--obshell.timeout: "0s" must be greater than 0'],
+    [['--obshell.timeout=30d'], '--obshell.timeout: "30d" is longer than the maximum, 24d20h31m23s647ms'],
+    [
+      ['--obshell.timeout=24d20h31m23s648ms'],
+      '--obshell.timeout: "24d20h31m23s648ms" is longer than the maximum, 24d20h31m23s647ms',
+    ],
     [['--obshell.timeout='], '--obshell.timeout: empty duration (e.g. "10s")'],
     [['--obshell.url=ftp://x'], '--obshell.url: "ftp://x" is not an http or https URL'],
     [['--obshell.url=10.0.0.1:2886'], '--obshell.url: "10.0.0.1:2886" is not an http or https URL'],

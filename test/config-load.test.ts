@@ -144,6 +144,7 @@ describe('config file: one case per invalid input, exact message', () => {
     ],
     [target('    timeout: 10'), 'targets[0].timeout: "10" has no unit (use ms, s, m, h or d, e.g. "10s")'],
     [target('    timeout: 0s'), 'targets[0].timeout: "0s" must be greater than 0'],
+    [target('    timeout: 25d'), 'targets[0].timeout: "25d" is longer than the maximum, 24d20h31m23s647ms'],
     [
       target('    timeout: 10 seconds'),
       'targets[0].timeout: "10 seconds" is not a duration (e.g. "500ms", "10s", "1h30m")',

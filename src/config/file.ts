@@ -2,7 +2,7 @@
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { ConfigError } from '../errors.js';
-import { parsePositiveDuration } from './durations.js';
+import { parseTimeout } from './durations.js';
 import { fail, quote } from './problems.js';
 import { readRules } from './task-type-rules.js';
 import type { ConfigIo, ObshellTls, SecretRef, TaskTypeRule } from './types.js';
@@ -122,7 +122,7 @@ function readUrls(value: unknown, path: string, problems: string[]): string[] | 
 // `timeout: 10` is a YAML number; it gets the same "has no unit" answer as the flag would.
 function readDuration(value: unknown, path: string, problems: string[]): number | undefined {
   const text = typeof value === 'number' ? String(value) : value;
-  return readString(text, path, problems, parsePositiveDuration);
+  return readString(text, path, problems, parseTimeout);
 }
 
 function readTarget(value: unknown, path: string, c: Checker): FileTarget | undefined {

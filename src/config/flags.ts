@@ -1,6 +1,6 @@
 /** The flag table: every flag's parser, default, env var and help line. Usage and parsing both read it. */
 import { defaults } from './defaults.js';
-import { parsePositiveDuration } from './durations.js';
+import { parseTimeout } from './durations.js';
 import { fail } from './problems.js';
 import type { CliFlags, FlagName, LogFormat, LogLevel } from './types.js';
 import {
@@ -93,7 +93,7 @@ export const flagSpecs: { readonly [K in FlagName]-?: FlagSpec<NonNullable<CliFl
     placeholder: 'duration',
     default: defaults.timeout,
     env: true,
-    parse: parsePositiveDuration,
+    parse: parseTimeout,
   },
   'obshell.target-name': {
     help: "The `target` label; default: the first agent's host:port, or the socket path",
