@@ -2,7 +2,7 @@
  * The built command as users run it: `npm run build`, then `node dist/src/main.js`. Covers the
  * demo (live, changing metrics from the embedded simulator), exit codes and --config.check.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,27 @@ describe('command line', () => {
     expect(r.stderr).toContain(`${file}:1:10: Unresolved alias (the anchor must be set before the alias)`);
     expect(r.stderr).not.toContain('fatal');
     expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('exits 1 at once on a FIFO or a device given as a file, naming the flag', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const [args, message] of [
+      [
+        [`--obshell.password-file=${fifo}`],
+        '--obshell.password-file: cannot read the file: not a regular file',
+      ],
+      [[`--config.file=${fifo}`], `--config.file: cannot read "${fifo}": not a regular file`],
+      [
+        ['--obshell.password-file=/dev/zero'],
+        '--obshell.password-file: cannot read the file: not a regular file',
+      ],
+    ] as const) {
+      const r = run(['--config.check', ...args]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(message);
+    }
   });
 
   it('exits 1 on an invalid web config file, with --config.check too', () => {

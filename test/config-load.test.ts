@@ -6,14 +6,27 @@ import type { ConfigIo, ExporterConfig } from '../src/config/index.js';
 const configPath = '/etc/x/c.yml';
 
 const directories = new Set(['/etc', '/etc/x']);
+/** A device and a FIFO: reading either would never end or never start. */
+const devices = new Set(['/dev/zero', '/etc/x/fifo']);
 
 /** An in-memory file system: known paths read back, `directories` are directories, the rest is missing. */
 function fakeIo(files: Record<string, string>): ConfigIo {
+  const missing = (path: string) => {
+    const code = directories.has(path) ? 'EISDIR' : 'ENOENT';
+    return Object.assign(new Error(`${code}: ${path}`), { code });
+  };
   return {
-    readFile(path) {
-      const code = directories.has(path) ? 'EISDIR' : 'ENOENT';
+    stat(path) {
+      if (directories.has(path)) return { kind: 'directory', size: 4096 };
+      if (devices.has(path)) return { kind: 'other', size: 0 };
       const text = files[path];
-      if (text === undefined) throw Object.assign(new Error(`${code}: ${path}`), { code });
+      if (text === undefined) throw missing(path);
+      return { kind: 'file', size: Buffer.byteLength(text) };
+    },
+    readFile(path) {
+      if (devices.has(path)) throw new Error(`${path} was read: on a real system this hangs`);
+      const text = files[path];
+      if (text === undefined) throw missing(path);
       return text;
     },
   };
@@ -21,6 +34,7 @@ function fakeIo(files: Record<string, string>): ConfigIo {
 
 const disk = {
   '/etc/x/pw': 'secret',
+  '/etc/x/big': 'x'.repeat(64 * 1024 + 1),
   '/etc/x/ca.pem': 'ca',
   '/etc/x/cert.pem': 'cert',
   '/etc/x/key.pem': 'key',
@@ -55,6 +69,8 @@ function problems(
 const billionLaughs = ['a: &a [x, x, x, x, x, x, x, x, x]']
   .concat(['b', 'c', 'd', 'e'].map((l, i) => `${l}: &${l} [${Array(9).fill(`*${'abcd'[i]}`).join(', ')}]`))
   .join('\n');
+
+const hidden = ' (path not shown: it may be the password itself)';
 
 const target = (body: string): string => `targets:\n  - name: a\n    urls: [http://a:1]\n${body}`;
 const rule = (body: string): string => `task_type_rules:\n${body}`;
@@ -109,9 +125,24 @@ describe('config file: one case per invalid input, exact message', () => {
     ],
     [
       target('    password_file: missing'),
-      'targets[0].password_file: cannot read "/etc/x/missing": no such file',
+      `targets[0].password_file: cannot read the file: no such file${hidden}`,
     ],
-    [target('    password_file: /etc/x/'), 'targets[0].password_file: cannot read "/etc/x": is a directory'],
+    [
+      target('    password_file: /etc/x/'),
+      `targets[0].password_file: cannot read the file: is a directory${hidden}`,
+    ],
+    [
+      target('    password_file: /dev/zero'),
+      `targets[0].password_file: cannot read the file: not a regular file${hidden}`,
+    ],
+    [
+      target('    password_file: fifo'),
+      `targets[0].password_file: cannot read the file: not a regular file${hidden}`,
+    ],
+    [
+      target('    password_file: big'),
+      `targets[0].password_file: cannot read the file: larger than 64 KiB${hidden}`,
+    ],
     [target('    password_file: 42'), 'targets[0].password_file: must be a string'],
     [
       target('    password_env: NOT_SET'),
@@ -127,7 +158,11 @@ describe('config file: one case per invalid input, exact message', () => {
     ],
     [
       target('    agent_password_file: nope'),
-      'targets[0].agent_password_file: cannot read "/etc/x/nope": no such file',
+      `targets[0].agent_password_file: cannot read the file: no such file${hidden}`,
+    ],
+    [
+      target('    agent_password_file: /dev/zero'),
+      `targets[0].agent_password_file: cannot read the file: not a regular file${hidden}`,
     ],
     [target('    tls: []'), 'targets[0].tls: must be a mapping'],
     [target('    tls: {serverName: x}'), 'targets[0].tls.serverName: unknown key'],
@@ -136,6 +171,10 @@ describe('config file: one case per invalid input, exact message', () => {
     [
       target('    tls: {ca_file: nope.pem}'),
       'targets[0].tls.ca_file: cannot read "/etc/x/nope.pem": no such file',
+    ],
+    [
+      target('    tls: {ca_file: fifo}'),
+      'targets[0].tls.ca_file: cannot read "/etc/x/fifo": not a regular file',
     ],
     [target('    tls: {server_name: ""}'), 'targets[0].tls.server_name: must not be empty'],
     [
@@ -223,15 +262,42 @@ describe('flags: problems found at load, exact message', () => {
       { OBSHELL_EXPORTER_CONFIG_FILE: '/none.yml' },
       'OBSHELL_EXPORTER_CONFIG_FILE: cannot read "/none.yml": no such file',
     ],
+    [['--config.file=/dev/zero'], {}, '--config.file: cannot read "/dev/zero": not a regular file'],
+    [['--config.file=/etc/x/fifo'], {}, '--config.file: cannot read "/etc/x/fifo": not a regular file'],
     [
       ['--obshell.password-file=/missing'],
       {},
-      '--obshell.password-file: cannot read "/missing": no such file',
+      `--obshell.password-file: cannot read the file: no such file${hidden}`,
+    ],
+    [
+      ['--obshell.password-file=/dev/zero'],
+      {},
+      `--obshell.password-file: cannot read the file: not a regular file${hidden}`,
+    ],
+    [
+      [],
+      { OBSHELL_EXPORTER_OBSHELL_PASSWORD_FILE: '/etc/x/big' },
+      `OBSHELL_EXPORTER_OBSHELL_PASSWORD_FILE: cannot read the file: larger than 64 KiB${hidden}`,
     ],
     [
       ['--obshell.agent-password-file=/etc'],
       {},
-      '--obshell.agent-password-file: cannot read "/etc": is a directory',
+      `--obshell.agent-password-file: cannot read the file: is a directory${hidden}`,
+    ],
+    [
+      ['--obshell.agent-password-file=/etc/x/fifo'],
+      {},
+      `--obshell.agent-password-file: cannot read the file: not a regular file${hidden}`,
+    ],
+    [
+      ['--obshell.cert-file=/dev/zero', '--obshell.key-file=/etc/x/key.pem'],
+      {},
+      '--obshell.cert-file: cannot read "/dev/zero": not a regular file',
+    ],
+    [
+      ['--web.config.file=/etc/x/fifo'],
+      {},
+      '--web.config.file: cannot read "/etc/x/fifo": not a regular file',
     ],
     [['--obshell.ca-file=/missing'], {}, '--obshell.ca-file: cannot read "/missing": no such file'],
     [

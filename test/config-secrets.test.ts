@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,7 +60,7 @@ describe('createSecretReader', () => {
   test('an unchanged file is not read again', () => {
     let reads = 0;
     const fs: SecretFs = {
-      statSync: () => ({ ino: 1, mtimeMs: 5, size: 6 }),
+      statSync: () => ({ ino: 1, mtimeMs: 5, size: 6, isFile: () => true }),
       readFileSync: () => {
         reads += 1;
         return 'secret';
@@ -84,7 +85,7 @@ describe('createSecretReader', () => {
 
   test('a read failure whose error text holds the content never shows it', () => {
     const fs: SecretFs = {
-      statSync: () => ({ ino: 1, mtimeMs: 1, size: 1 }),
+      statSync: () => ({ ino: 1, mtimeMs: 1, size: 1, isFile: () => true }),
       readFileSync: () => {
         throw Object.assign(new Error(`boom ${canary}`), { code: 'EACCES' });
       },
@@ -92,6 +93,33 @@ describe('createSecretReader', () => {
     const error = thrown(createSecretReader({ kind: 'file', path: '/pw' }, {}, fs));
     expect(error.message).toBe('cannot read password file "/pw": permission denied');
     expect(error.message).not.toContain(canary);
+  });
+
+  test('an oversized file, a FIFO or a device is refused at once, never read (also when swapped in later)', () => {
+    const big = join(dir, 'big');
+    writeFileSync(big, 'x'.repeat(64 * 1024 + 1));
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const link = join(dir, 'link');
+    symlinkSync(fifo, link);
+    const swapped = join(dir, 'pw');
+    writeFileSync(swapped, canary);
+    const read = createSecretReader({ kind: 'file', path: swapped }, {});
+    expect(read()).toBe(canary);
+    unlinkSync(swapped);
+    execFileSync('mkfifo', [swapped]);
+    const cases = [
+      [big, 'larger than 64 KiB'],
+      [fifo, 'not a regular file'],
+      [link, 'not a regular file'],
+      ['/dev/zero', 'not a regular file'],
+    ] as const;
+    for (const [path, why] of cases) {
+      const error = thrown(createSecretReader({ kind: 'file', path }, {}));
+      expect(error).toBeInstanceOf(SecretReadError);
+      expect(error.message).toBe(`cannot read password file "${path}": ${why}`);
+    }
+    expect(thrown(read).message).toBe(`cannot read password file "${swapped}": not a regular file`);
   });
 
   test('an env var is read at each call', () => {

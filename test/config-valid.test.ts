@@ -12,7 +12,10 @@ function load(argv: string[], env: Record<string, string> = {}, io?: ConfigIo): 
 }
 
 /** Every path reads as a small text file: for files that only need to exist. */
-const anyFileIo = (files: Record<string, string>): ConfigIo => ({ readFile: (path) => files[path] ?? 'x' });
+const anyFileIo = (files: Record<string, string>): ConfigIo => ({
+  stat: (path) => ({ kind: 'file', size: (files[path] ?? 'x').length }),
+  readFile: (path) => files[path] ?? 'x',
+});
 
 const flagDefaults: Omit<ExporterConfig, 'targets'> = {
   taskTypeRules: [],
@@ -259,6 +262,7 @@ describe('deploy/obshell-exporter.example.yml', () => {
       [`--config.file=${path}`],
       { PROD_EU_AGENT_PASSWORD: 'x' },
       {
+        stat: () => ({ kind: 'file', size: 7 }),
         readFile: (p) => (p === path ? readFileSync(path, 'utf8') : 'present'),
       },
     );

@@ -6,7 +6,14 @@ import { parseTimeout } from './durations.js';
 import { fail, quote } from './problems.js';
 import { readRules } from './task-type-rules.js';
 import type { ConfigIo, ObshellTls, SecretRef, TaskTypeRule } from './types.js';
-import { checkReadable, parseAgentUrl, parseEnvName, parseNonEmpty } from './values.js';
+import {
+  maxPasswordFileBytes,
+  parseAgentUrl,
+  parseEnvName,
+  parseNonEmpty,
+  readCheckedFile,
+} from './values.js';
+import type { FileRule } from './values.js';
 import { keyPath, readBoolean, readList, readMapping, readString } from './yaml-walk.js';
 import type { Mapping } from './yaml-walk.js';
 
@@ -58,8 +65,16 @@ function localPath(c: Checker): (text: string) => string {
   };
 }
 
-export function readableFile(c: Checker): (text: string) => string {
-  return (text) => checkReadable(c.io, localPath(c)(text));
+/** Password files are small, and their path is never echoed: the password may have been written there. */
+export const passwordFileRule: FileRule = { maxBytes: maxPasswordFileBytes, hidePath: true };
+
+/** A path to a regular file that can be read now; returns the path (relative ones resolved). */
+export function readableFile(c: Checker, rule: FileRule = {}): (text: string) => string {
+  return (text) => {
+    const path = localPath(c)(text);
+    readCheckedFile(c.io, path, rule);
+    return path;
+  };
 }
 
 export function setEnvName(c: Checker): (text: string) => string {
@@ -73,7 +88,12 @@ export function setEnvName(c: Checker): (text: string) => string {
 /** `<prefix>_file` or `<prefix>_env`, at most one. */
 function readSecret(map: Mapping, path: string, prefix: string, c: Checker): SecretRef | undefined {
   const [fileKey, envKey] = [`${prefix}_file`, `${prefix}_env`];
-  const file = readString(map[fileKey], keyPath(path, fileKey), c.problems, readableFile(c));
+  const file = readString(
+    map[fileKey],
+    keyPath(path, fileKey),
+    c.problems,
+    readableFile(c, passwordFileRule),
+  );
   const env = readString(map[envKey], keyPath(path, envKey), c.problems, setEnvName(c));
   if (map[fileKey] != null && map[envKey] != null) {
     c.problems.push(`${path}: ${fileKey} and ${envKey} are mutually exclusive`);

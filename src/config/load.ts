@@ -1,9 +1,9 @@
 /** Flags + optional config file → one checked, frozen ExporterConfig, or a ConfigError listing every problem. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { agentPasswordEnv, defaults, passwordEnv } from './defaults.js';
 import { parseDuration } from './durations.js';
-import { compact, readConfigFile, readableFile } from './file.js';
+import { compact, passwordFileRule, readConfigFile, readableFile } from './file.js';
 import type { Checker, ConfigFile, FileTarget } from './file.js';
 import { attempt, quote } from './problems.js';
 import { selectShard } from './shard.js';
@@ -16,21 +16,33 @@ import type {
   SecretRef,
   TargetConfig,
 } from './types.js';
-import { agentAddress, describeFsError } from './values.js';
+import { agentAddress, readCheckedFile } from './values.js';
+import type { FileRule } from './values.js';
 
 type TargetDefaults = Pick<TargetConfig, 'password' | 'agentPassword' | 'tls' | 'timeoutMs'>;
 
-const nodeIo: ConfigIo = { readFile: (path) => readFileSync(path, 'utf8') };
+const nodeIo: ConfigIo = {
+  stat(path) {
+    const stat = statSync(path);
+    return { kind: stat.isFile() ? 'file' : stat.isDirectory() ? 'directory' : 'other', size: stat.size };
+  },
+  readFile: (path) => readFileSync(path, 'utf8'),
+};
 
 /** How a flag is named in messages: as the user gave it (flag or env var). */
 function sourceOf(cli: CommandLine, name: FlagName): string {
   return cli.sources[name] ?? `--${name}`;
 }
 
-function flagFile(cli: CommandLine, name: keyof CliFlags & `${string}file`, c: Checker): string | undefined {
+function flagFile(
+  cli: CommandLine,
+  name: keyof CliFlags & `${string}file`,
+  c: Checker,
+  rule: FileRule = {},
+): string | undefined {
   const path = cli.flags[name];
   return typeof path === 'string'
-    ? attempt(c.problems, sourceOf(cli, name), () => readableFile(c)(path))
+    ? attempt(c.problems, sourceOf(cli, name), () => readableFile(c, rule)(path))
     : undefined;
 }
 
@@ -51,8 +63,12 @@ function targetDefaults(cli: CommandLine, c: Checker): TargetDefaults {
     c.problems.push(`--obshell.cert-file: required when ${sourceOf(cli, 'obshell.key-file')} is set`);
   }
   return {
-    password: flagSecret(flagFile(cli, 'obshell.password-file', c), passwordEnv, cli),
-    agentPassword: flagSecret(flagFile(cli, 'obshell.agent-password-file', c), agentPasswordEnv, cli),
+    password: flagSecret(flagFile(cli, 'obshell.password-file', c, passwordFileRule), passwordEnv, cli),
+    agentPassword: flagSecret(
+      flagFile(cli, 'obshell.agent-password-file', c, passwordFileRule),
+      agentPasswordEnv,
+      cli,
+    ),
     tls: compact({
       caFile: flagFile(cli, 'obshell.ca-file', c),
       certFile,
@@ -99,14 +115,8 @@ function mergeTarget(target: FileTarget, base: TargetDefaults): TargetConfig {
 function readFile(cli: CommandLine, io: ConfigIo, c: Checker): ConfigFile | undefined {
   const path = cli.flags['config.file'];
   if (path === undefined) return undefined;
-  let text: string;
-  try {
-    text = io.readFile(path);
-  } catch (error) {
-    c.problems.push(`${sourceOf(cli, 'config.file')}: cannot read ${quote(path)}: ${describeFsError(error)}`);
-    return undefined;
-  }
-  return readConfigFile(path, text, c);
+  const text = attempt(c.problems, sourceOf(cli, 'config.file'), () => readCheckedFile(io, path));
+  return text !== undefined ? readConfigFile(path, text, c) : undefined;
 }
 
 function buildTargets(cli: CommandLine, file: ConfigFile | undefined, c: Checker): TargetConfig[] {

@@ -2,7 +2,7 @@
 import cron from 'node-cron';
 import { reservedPaths } from './defaults.js';
 import { fail, quote } from './problems.js';
-import type { ConfigIo, Shard } from './types.js';
+import type { ConfigIo, FileKind, Shard } from './types.js';
 
 // Hides a user:password part before echoing a URL in a message.
 function hideUserInfo(text: string): string {
@@ -97,14 +97,42 @@ export function parseEnvName(text: string): string {
   return text;
 }
 
-/** Reads the file once to prove it is there and readable; the message names the path and the cause, never content. */
-export function checkReadable(io: ConfigIo, path: string): string {
+/** Password files hold a line; anything larger is a wrong path, not a password. */
+export const maxPasswordFileBytes = 64 * 1024;
+
+/** Why a file cannot be used, from its stat alone: a FIFO would block the read, a device never end it. */
+export function fileProblem(kind: FileKind, size: number, maxBytes?: number): string | undefined {
+  if (kind === 'directory') return 'is a directory';
+  if (kind !== 'file') return 'not a regular file';
+  if (maxBytes !== undefined && size > maxBytes) return `larger than ${maxBytes / 1024} KiB`;
+  return undefined;
+}
+
+export type FileRule = {
+  maxBytes?: number;
+  /** For password files: a password written in the path key must not reach the message. */
+  hidePath?: boolean;
+};
+
+/** Reads a regular file, stat first; the message names the path (unless hidden) and the cause, never content. */
+export function readCheckedFile(io: ConfigIo, path: string, rule: FileRule = {}): string {
+  const cannot = (why: string): never =>
+    rule.hidePath === true
+      ? fail(`cannot read the file: ${why} (path not shown: it may be the password itself)`)
+      : fail(`cannot read ${quote(path)}: ${why}`);
+  let problem: string | undefined;
   try {
-    io.readFile(path);
+    const stat = io.stat(path);
+    problem = fileProblem(stat.kind, stat.size, rule.maxBytes);
   } catch (error) {
-    fail(`cannot read ${quote(path)}: ${describeFsError(error)}`);
+    problem = describeFsError(error);
   }
-  return path;
+  if (problem !== undefined) cannot(problem);
+  try {
+    return io.readFile(path);
+  } catch (error) {
+    return cannot(describeFsError(error));
+  }
 }
 
 const fsReasons: Readonly<Record<string, string>> = {
