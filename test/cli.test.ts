@@ -110,6 +110,33 @@ describe('command line', () => {
     }
   });
 
+  it('never prints a password written where a variable name, a file path or a flag belongs', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    const file = join(dir, 'config.yml');
+    const lookalike = 'S3cr3tZq9Lookalike'; // a valid variable name that is not set
+    writeFileSync(
+      file,
+      [
+        'targets:',
+        `  - {name: a, urls: ["http://a:1"], password_env: "${canary.root}"}`,
+        `  - {name: b, urls: ["http://b:1"], agent_password_env: ${lookalike}}`,
+        `  - {name: c, urls: ["http://c:1"], password_file: "${canary.agent}"}`,
+      ].join('\n'),
+    );
+    const fromFile = run(['--config.check', `--config.file=${file}`]);
+    expect(fromFile.status).toBe(1);
+    expect(fromFile.stderr).toContain('targets[0].password_env: is not an environment variable name');
+    expect(fromFile.stderr).toContain('targets[1].agent_password_env: names an environment variable');
+    expect(fromFile.stderr).toContain('targets[2].password_file: cannot read the file: no such file');
+    const fromFlags = run(['--config.check', `--obshell.agent-password-file=${lookalike}`]);
+    expect(fromFlags.status).toBe(1);
+    const typo = run(['--config.check', '--obshell.password', canary.root]);
+    expect(typo.status).toBe(2);
+    for (const r of [fromFile, fromFlags, typo]) {
+      for (const value of [...canaryValues, lookalike]) expect(r.stdout + r.stderr).not.toContain(value);
+    }
+  });
+
   it('exits 1 on an invalid web config file, with --config.check too', () => {
     const dir = tempDir('obshell-exporter-cli-');
     const file = join(dir, 'web.yml');

@@ -18,6 +18,11 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
     [['--bogus'], '--bogus: unknown flag'],
     [['-x'], '-x: unknown flag'],
     [['serve'], '"serve": unexpected argument'],
+    [
+      ['--obshell.password', 'S3cr3t-Zq9'],
+      '--obshell.password: unknown flag\nthe argument after --obshell.password: unexpected (not shown: it may be a secret)',
+    ],
+    [['--obshell.password=S3cr3t-Zq9'], '--obshell.password: unknown flag'],
     [['--log.level'], '--log.level: missing value'],
     [
       ['--log.level', '--demo'],

@@ -70,6 +70,7 @@ const billionLaughs = ['a: &a [x, x, x, x, x, x, x, x, x]']
   .concat(['b', 'c', 'd', 'e'].map((l, i) => `${l}: &${l} [${Array(9).fill(`*${'abcd'[i]}`).join(', ')}]`))
   .join('\n');
 
+const valueHidden = ' (value not shown: it may be the password itself)';
 const hidden = ' (path not shown: it may be the password itself)';
 
 const target = (body: string): string => `targets:\n  - name: a\n    urls: [http://a:1]\n${body}`;
@@ -146,11 +147,11 @@ describe('config file: one case per invalid input, exact message', () => {
     [target('    password_file: 42'), 'targets[0].password_file: must be a string'],
     [
       target('    password_env: NOT_SET'),
-      'targets[0].password_env: environment variable "NOT_SET" is not set',
+      `targets[0].password_env: names an environment variable that is not set${valueHidden}`,
     ],
     [
       target('    password_env: bad-name'),
-      'targets[0].password_env: "bad-name" is not an environment variable name',
+      `targets[0].password_env: is not an environment variable name${valueHidden}`,
     ],
     [
       target('    agent_password_file: pw\n    agent_password_env: HOME'),
@@ -217,6 +218,23 @@ describe('config file: one case per invalid input, exact message', () => {
     [billionLaughs, '/etc/x/c.yml: Excessive alias count indicates a resource exhaustion attack'],
   ])('%j', (yaml, message) => {
     expect(problems(yaml, [], { HOME: '/root' })).toEqual([message]);
+  });
+
+  test('a password written in a *_env or *_file key never reaches the message', () => {
+    const secrets = ['S3cr3t-Zq9', 'S3cr3tZq9', 'S3cr3t/Zq9'];
+    for (const secret of secrets) {
+      for (const key of ['password_env', 'agent_password_env', 'password_file', 'agent_password_file']) {
+        const found = problems(target(`    ${key}: "${secret}"`));
+        expect(found).toHaveLength(1);
+        expect(found[0]).toMatch(new RegExp(`^targets\\[0\\]\\.${key}: .*not shown`));
+        expect(found.join('\n')).not.toContain('Zq9');
+      }
+      for (const flag of ['--obshell.password-file', '--obshell.agent-password-file']) {
+        const found = problems(undefined, [`${flag}=${secret}`]);
+        expect(found[0]).toMatch(new RegExp(`^${flag}: .*not shown`));
+        expect(found.join('\n')).not.toContain('Zq9');
+      }
+    }
   });
 
   test('a rule with an unknown key reports the key and the missing one', () => {

@@ -8,6 +8,7 @@ import { readRules } from './task-type-rules.js';
 import type { ConfigIo, ObshellTls, SecretRef, TaskTypeRule } from './types.js';
 import {
   maxPasswordFileBytes,
+  notShown,
   parseAgentUrl,
   parseEnvName,
   parseNonEmpty,
@@ -80,7 +81,7 @@ export function readableFile(c: Checker, rule: FileRule = {}): (text: string) =>
 export function setEnvName(c: Checker): (text: string) => string {
   return (text) => {
     const name = parseEnvName(text);
-    if (!c.hasEnv(name)) fail(`environment variable ${quote(name)} is not set`);
+    if (!c.hasEnv(name)) fail(`names an environment variable that is not set (${notShown})`);
     return name;
   };
 }

@@ -92,8 +92,12 @@ export function parseNonEmpty(text: string): string {
   return text;
 }
 
+/** Said instead of a value that may be a password written in the wrong key. */
+export const notShown = 'value not shown: it may be the password itself';
+
+/** The name of the variable holding a password: never echoed when wrong, in case it is the password. */
 export function parseEnvName(text: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(text)) fail(`${quote(text)} is not an environment variable name`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(text)) fail(`is not an environment variable name (${notShown})`);
   return text;
 }
 
