@@ -137,6 +137,17 @@ describe('command line', () => {
     }
   });
 
+  it('exits 1 on client TLS files that are not PEM, naming the flags and the file', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    const file = join(dir, 'not-pem');
+    writeFileSync(file, `hostname-${canary.agent}\n`);
+    const r = run(['--config.check', `--obshell.cert-file=${file}`, `--obshell.key-file=${file}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`--obshell.cert-file: "${file}" has no PEM certificate`);
+    expect(r.stderr).toContain(`--obshell.key-file: "${file}" has no PEM private key`);
+    expect(r.stdout + r.stderr).not.toContain(canary.agent);
+  });
+
   it('exits 1 on an invalid web config file, with --config.check too', () => {
     const dir = tempDir('obshell-exporter-cli-');
     const file = join(dir, 'web.yml');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { loadConfig, parseCommandLine } from '../src/config/index.js';
@@ -32,12 +33,21 @@ function fakeIo(files: Record<string, string>): ConfigIo {
   };
 }
 
+const pem = (name: string): string =>
+  readFileSync(new URL(`fixtures/config/tls/${name}`, import.meta.url), 'utf8');
+const brokenCertificate = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+
 const disk = {
   '/etc/x/pw': 'secret',
   '/etc/x/big': 'x'.repeat(64 * 1024 + 1),
-  '/etc/x/ca.pem': 'ca',
-  '/etc/x/cert.pem': 'cert',
-  '/etc/x/key.pem': 'key',
+  '/etc/x/ca.pem': pem('ca.pem'),
+  '/etc/x/cert.pem': pem('client.pem'),
+  '/etc/x/key.pem': pem('client-key.pem'),
+  '/etc/x/other-key.pem': pem('other-key.pem'),
+  '/etc/x/encrypted-key.pem': pem('encrypted-key.pem'),
+  '/etc/x/broken.pem': brokenCertificate,
+  '/etc/x/bundle.pem': pem('ca.pem') + brokenCertificate,
+  '/etc/x/junk': 'localhost\n',
   '/etc/x/web.yml': 'basic_auth_users: {}',
 };
 
@@ -176,6 +186,35 @@ describe('config file: one case per invalid input, exact message', () => {
     [
       target('    tls: {ca_file: fifo}'),
       'targets[0].tls.ca_file: cannot read "/etc/x/fifo": not a regular file',
+    ],
+    [target('    tls: {ca_file: junk}'), 'targets[0].tls.ca_file: "/etc/x/junk" has no PEM certificate'],
+    [
+      target('    tls: {ca_file: broken.pem}'),
+      'targets[0].tls.ca_file: "/etc/x/broken.pem" has an invalid PEM certificate (the 1st)',
+    ],
+    [
+      target('    tls: {ca_file: bundle.pem}'),
+      'targets[0].tls.ca_file: "/etc/x/bundle.pem" has an invalid PEM certificate (the 2nd)',
+    ],
+    [
+      target('    tls: {cert_file: junk, key_file: key.pem}'),
+      'targets[0].tls.cert_file: "/etc/x/junk" has no PEM certificate',
+    ],
+    [
+      target('    tls: {cert_file: key.pem, key_file: key.pem}'),
+      'targets[0].tls.cert_file: "/etc/x/key.pem" has no PEM certificate',
+    ],
+    [
+      target('    tls: {cert_file: cert.pem, key_file: cert.pem}'),
+      'targets[0].tls.key_file: "/etc/x/cert.pem" has no PEM private key',
+    ],
+    [
+      target('    tls: {cert_file: cert.pem, key_file: encrypted-key.pem}'),
+      'targets[0].tls.key_file: "/etc/x/encrypted-key.pem" holds an encrypted private key (a passphrase is not supported)',
+    ],
+    [
+      target('    tls: {cert_file: cert.pem, key_file: other-key.pem}'),
+      'targets[0].tls.key_file: "/etc/x/other-key.pem" does not match the certificate in cert_file "/etc/x/cert.pem"',
     ],
     [target('    tls: {server_name: ""}'), 'targets[0].tls.server_name: must not be empty'],
     [
@@ -334,6 +373,17 @@ describe('flags: problems found at load, exact message', () => {
       '--obshell.cert-file: required when OBSHELL_EXPORTER_OBSHELL_KEY_FILE is set',
     ],
     [['--web.config.file=/missing.yml'], {}, '--web.config.file: cannot read "/missing.yml": no such file'],
+    [['--obshell.ca-file=/etc/x/junk'], {}, '--obshell.ca-file: "/etc/x/junk" has no PEM certificate'],
+    [
+      ['--obshell.cert-file=/etc/x/cert.pem', '--obshell.key-file=/etc/x/other-key.pem'],
+      {},
+      '--obshell.key-file: "/etc/x/other-key.pem" does not match the certificate in --obshell.cert-file "/etc/x/cert.pem"',
+    ],
+    [
+      ['--obshell.cert-file=/etc/x/cert.pem'],
+      { OBSHELL_EXPORTER_OBSHELL_KEY_FILE: '/etc/x/other-key.pem' },
+      'OBSHELL_EXPORTER_OBSHELL_KEY_FILE: "/etc/x/other-key.pem" does not match the certificate in --obshell.cert-file "/etc/x/cert.pem"',
+    ],
     [
       ['--obshell.url=http://a:1', '--obshell.socket=/s'],
       {},
@@ -342,6 +392,24 @@ describe('flags: problems found at load, exact message', () => {
     [['--obshell.url=http://a:1,http://a:1/'], {}, '--obshell.url: "http://a:1" is given twice'],
   ])('%j %j', (argv, env, message) => {
     expect(problems(undefined, argv, env)).toEqual([message]);
+  });
+
+  test('client certificate and key that are not PEM: both named, no content shown', () => {
+    const found = problems(undefined, ['--obshell.cert-file=/etc/x/junk', '--obshell.key-file=/etc/x/junk']);
+    expect(found).toEqual([
+      '--obshell.cert-file: "/etc/x/junk" has no PEM certificate',
+      '--obshell.key-file: "/etc/x/junk" has no PEM private key',
+    ]);
+    expect(found.join('\n')).not.toContain('localhost');
+  });
+
+  test('a valid client certificate, key and CA load', () => {
+    const argv = ['--obshell.ca-file=/etc/x/ca.pem', '--obshell.cert-file=/etc/x/cert.pem'];
+    expect(load(undefined, [...argv, '--obshell.key-file=/etc/x/key.pem']).targets[0]?.tls).toEqual({
+      caFile: '/etc/x/ca.pem',
+      certFile: '/etc/x/cert.pem',
+      keyFile: '/etc/x/key.pem',
+    });
   });
 
   test.each(['--obshell.url=http://a:1', '--obshell.socket=/s', '--obshell.target-name=t'])(

@@ -11,10 +11,16 @@ function load(argv: string[], env: Record<string, string> = {}, io?: ConfigIo): 
   return loadConfig(parseCommandLine(argv, env), io);
 }
 
-/** Every path reads as a small text file: for files that only need to exist. */
+/** What a file the test does not name holds: a key, a certificate (PEM, as the loader checks) or text. */
+function presentFile(path: string): string {
+  if (path.endsWith('key.pem')) return readFileSync(fixture('tls/client-key.pem'), 'utf8');
+  return path.endsWith('.pem') ? readFileSync(fixture('tls/client.pem'), 'utf8') : 'present';
+}
+
+/** Every path reads as a small file: for files that only need to exist. */
 const anyFileIo = (files: Record<string, string>): ConfigIo => ({
-  stat: (path) => ({ kind: 'file', size: (files[path] ?? 'x').length }),
-  readFile: (path) => files[path] ?? 'x',
+  stat: (path) => ({ kind: 'file', size: (files[path] ?? presentFile(path)).length }),
+  readFile: (path) => files[path] ?? presentFile(path),
 });
 
 const flagDefaults: Omit<ExporterConfig, 'targets'> = {
@@ -261,10 +267,7 @@ describe('deploy/obshell-exporter.example.yml', () => {
     const config = load(
       [`--config.file=${path}`],
       { PROD_EU_AGENT_PASSWORD: 'x' },
-      {
-        stat: () => ({ kind: 'file', size: 7 }),
-        readFile: (p) => (p === path ? readFileSync(path, 'utf8') : 'present'),
-      },
+      anyFileIo({ [path]: readFileSync(path, 'utf8') }),
     );
     expect(config.targets.map((t) => t.name)).toEqual(['prod-eu', 'staging', 'local']);
     expect(config.taskTypeRules).toHaveLength(2);

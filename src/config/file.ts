@@ -1,9 +1,8 @@
 /** The YAML config file: syntax, then every key checked, every problem collected. */
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, visit, type Document } from 'yaml';
-import { ConfigError } from '../errors.js';
 import { parseTimeout } from './durations.js';
-import { fail, quote } from './problems.js';
+import { attempt, fail, quote } from './problems.js';
+import { certificateFileRule, checkKeyPairFiles, privateKeyFileRule } from './tls-files.js';
 import { readRules } from './task-type-rules.js';
 import type { ConfigIo, ObshellTls, SecretRef, TaskTypeRule } from './types.js';
 import {
@@ -15,6 +14,7 @@ import {
   readCheckedFile,
 } from './values.js';
 import type { FileRule } from './values.js';
+import { parseYaml } from './yaml-parse.js';
 import { keyPath, readBoolean, readList, readMapping, readString } from './yaml-walk.js';
 import type { Mapping } from './yaml-walk.js';
 
@@ -107,12 +107,12 @@ function readSecret(map: Mapping, path: string, prefix: string, c: Checker): Sec
 function readTls(value: unknown, path: string, c: Checker): ObshellTls {
   const map = readMapping(value, path, tlsKeys, c.problems);
   if (map === undefined) return {};
-  const file = (key: string): string | undefined =>
-    readString(map[key], keyPath(path, key), c.problems, readableFile(c));
+  const file = (key: string, rule: FileRule): string | undefined =>
+    readString(map[key], keyPath(path, key), c.problems, readableFile(c, rule));
   const tls = compact({
-    caFile: file('ca_file'),
-    certFile: file('cert_file'),
-    keyFile: file('key_file'),
+    caFile: file('ca_file', certificateFileRule),
+    certFile: file('cert_file', certificateFileRule),
+    keyFile: file('key_file', privateKeyFileRule),
     serverName: readString(map['server_name'], keyPath(path, 'server_name'), c.problems, parseNonEmpty),
     insecureSkipVerify: readBoolean(
       map['insecure_skip_verify'],
@@ -124,6 +124,11 @@ function readTls(value: unknown, path: string, c: Checker): ObshellTls {
     c.problems.push(`${path}.key_file: required when cert_file is set`);
   if (map['key_file'] != null && map['cert_file'] == null)
     c.problems.push(`${path}.cert_file: required when key_file is set`);
+  const { certFile: cert, keyFile: key } = tls;
+  if (cert !== undefined && key !== undefined)
+    attempt(c.problems, keyPath(path, 'key_file'), () => {
+      checkKeyPairFiles(c.io, { cert, key }, 'cert_file');
+    });
   return tls;
 }
 
@@ -183,50 +188,6 @@ function readTargets(value: unknown, c: Checker): FileTarget[] | undefined {
       c.problems.push(`targets[${i}].name: ${quote(name)} is already used by targets[${first}]`);
   });
   return targets.filter((target) => target !== undefined);
-}
-
-/** `:line:col` of the first alias whose anchor is not defined before it, or ''. */
-function unresolvedAliasAt(doc: Document, lines: LineCounter): string {
-  let at = '';
-  visit(doc, {
-    Alias(_, alias) {
-      if (alias.resolve(doc) !== undefined || alias.range == null) return undefined;
-      const { line, col } = lines.linePos(alias.range[0]);
-      at = `:${line}:${col}`;
-      return visit.BREAK;
-    },
-  });
-  return at;
-}
-
-/**
- * Aliases are resolved by toJS, after the syntax check: an undefined anchor or a billion-laughs
- * expansion throws there. The alias name after yaml's ": " is left out (it is file content).
- */
-function toPlainValue(path: string, doc: Document, lines: LineCounter): unknown {
-  try {
-    return doc.toJS() as unknown;
-  } catch (error) {
-    const reason =
-      error instanceof ReferenceError ? (error.message.split(': ')[0] ?? '') : 'cannot be read as YAML';
-    throw new ConfigError([`${path}${unresolvedAliasAt(doc, lines)}: ${reason}`]);
-  }
-}
-
-/** YAML syntax errors end the check at once (the structure is unknown); each names the file, line and column. */
-function parseYaml(path: string, text: string): unknown {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((error) => {
-        const at = error.linePos?.[0];
-        const reason = error.message.split(' at line ')[0] ?? error.message;
-        return `${path}${at ? `:${at.line}:${at.col}` : ''}: ${reason}`;
-      }),
-    );
-  }
-  return toPlainValue(path, doc, lines);
 }
 
 /** Parses and checks the config file; problems go to `c.problems`, YAML syntax errors throw ConfigError. */

@@ -7,6 +7,7 @@ import { compact, passwordFileRule, readConfigFile, readableFile } from './file.
 import type { Checker, ConfigFile, FileTarget } from './file.js';
 import { attempt, quote } from './problems.js';
 import { selectShard } from './shard.js';
+import { certificateFileRule, checkKeyPairFiles, privateKeyFileRule } from './tls-files.js';
 import type {
   CliFlags,
   CommandLine,
@@ -54,8 +55,13 @@ function flagSecret(file: string | undefined, variable: string, cli: CommandLine
 /** What the flags give every target: credentials, TLS, timeout. */
 function targetDefaults(cli: CommandLine, c: Checker): TargetDefaults {
   const f = cli.flags;
-  const certFile = flagFile(cli, 'obshell.cert-file', c);
-  const keyFile = flagFile(cli, 'obshell.key-file', c);
+  const certFile = flagFile(cli, 'obshell.cert-file', c, certificateFileRule);
+  const keyFile = flagFile(cli, 'obshell.key-file', c, privateKeyFileRule);
+  if (certFile !== undefined && keyFile !== undefined) {
+    attempt(c.problems, sourceOf(cli, 'obshell.key-file'), () => {
+      checkKeyPairFiles(c.io, { cert: certFile, key: keyFile }, sourceOf(cli, 'obshell.cert-file'));
+    });
+  }
   if (f['obshell.cert-file'] !== undefined && f['obshell.key-file'] === undefined) {
     c.problems.push(`--obshell.key-file: required when ${sourceOf(cli, 'obshell.cert-file')} is set`);
   }
@@ -70,7 +76,7 @@ function targetDefaults(cli: CommandLine, c: Checker): TargetDefaults {
       cli,
     ),
     tls: compact({
-      caFile: flagFile(cli, 'obshell.ca-file', c),
+      caFile: flagFile(cli, 'obshell.ca-file', c, certificateFileRule),
       certFile,
       keyFile,
       serverName: f['obshell.server-name'],

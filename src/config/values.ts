@@ -1,7 +1,7 @@
 /** Checks for single values, shared by flags and the config file. Each returns the value or throws a reason. */
 import cron from 'node-cron';
 import { reservedPaths } from './defaults.js';
-import { fail, quote } from './problems.js';
+import { fail, InvalidValueError, quote } from './problems.js';
 import type { ConfigIo, FileKind, Shard } from './types.js';
 
 // Hides a user:password part before echoing a URL in a message.
@@ -116,6 +116,8 @@ export type FileRule = {
   maxBytes?: number;
   /** For password files: a password written in the path key must not reach the message. */
   hidePath?: boolean;
+  /** Checks the content; throws a reason that follows the quoted path ("has no PEM certificate"). */
+  check?: (text: string) => void;
 };
 
 /** Reads a regular file, stat first; the message names the path (unless hidden) and the cause, never content. */
@@ -132,10 +134,23 @@ export function readCheckedFile(io: ConfigIo, path: string, rule: FileRule = {})
     problem = describeFsError(error);
   }
   if (problem !== undefined) cannot(problem);
+  let text: string;
   try {
-    return io.readFile(path);
+    text = io.readFile(path);
   } catch (error) {
     return cannot(describeFsError(error));
+  }
+  if (rule.check) prefixReason(quote(path), () => rule.check?.(text));
+  return text;
+}
+
+/** Runs a check whose reason reads after `subject`. */
+export function prefixReason(subject: string, check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof InvalidValueError) fail(`${subject} ${error.message}`);
+    throw error;
   }
 }
 
