@@ -55,6 +55,8 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
       '--obshell.url: must not contain a user or password (use a password file)',
     ],
     [['--obshell.url=,'], '--obshell.url: must not be empty'],
+    [['--obshell.url=https://h:0'], '--obshell.url: "https://h:0" has port 0, which no agent listens on'],
+    [['--obshell.target-name= '], '--obshell.target-name: must not be only whitespace'],
     [['--obshell.insecure-skip-verify=yes'], '--obshell.insecure-skip-verify: "yes" is not true or false'],
     [['--demo=1'], '--demo: "1" is not true or false'],
     [

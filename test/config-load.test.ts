@@ -104,6 +104,12 @@ describe('config file: one case per invalid input, exact message', () => {
     ['targets:\n  - urls: [http://a:1]', 'targets[0].name: is required'],
     ['targets:\n  - {name: "", socket: /s}', 'targets[0].name: must not be empty'],
     ['targets:\n  - {name: 12, socket: /s}', 'targets[0].name: must be a string'],
+    ['targets:\n  - {name: "   ", socket: /s}', 'targets[0].name: must not be only whitespace'],
+    ['targets:\n  - {name: "\\t", socket: /s}', 'targets[0].name: must not be only whitespace'],
+    [
+      'targets:\n  - {name: a, urls: ["http://a:0"]}',
+      'targets[0].urls[0]: "http://a:0" has port 0, which no agent listens on',
+    ],
     ['targets:\n  - name: a', 'targets[0]: one of urls or socket is required'],
     [target('    socket: /s'), 'targets[0]: urls and socket are mutually exclusive'],
     ['targets:\n  - {name: a, socket: ""}', 'targets[0].socket: must not be empty'],

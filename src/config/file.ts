@@ -11,6 +11,7 @@ import {
   parseAgentUrl,
   parseEnvName,
   parseNonEmpty,
+  parseTargetName,
   readCheckedFile,
 } from './values.js';
 import type { FileRule } from './values.js';
@@ -164,7 +165,7 @@ function readTarget(value: unknown, path: string, c: Checker): FileTarget | unde
     );
   }
   return compact({
-    name: readString(map['name'], keyPath(path, 'name'), c.problems, parseNonEmpty),
+    name: readString(map['name'], keyPath(path, 'name'), c.problems, parseTargetName),
     urls: readUrls(map['urls'], keyPath(path, 'urls'), c.problems),
     socket: readString(map['socket'], keyPath(path, 'socket'), c.problems, localPath(c)),
     password: readSecret(map, path, 'password', c),

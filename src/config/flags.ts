@@ -12,6 +12,7 @@ import {
   parseNonEmpty,
   parsePositiveInt,
   parseShard,
+  parseTargetName,
   parseTelemetryPath,
 } from './values.js';
 
@@ -99,7 +100,7 @@ export const flagSpecs: { readonly [K in FlagName]-?: FlagSpec<NonNullable<CliFl
     help: "The `target` label; default: the first agent's host:port, or the socket path",
     placeholder: 'name',
     env: true,
-    parse: parseNonEmpty,
+    parse: parseTargetName,
   },
   'poll.schedule': {
     help: 'When to poll, as a cron expression with seconds',

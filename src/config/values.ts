@@ -24,6 +24,7 @@ export function parseAgentUrl(text: string): string {
   }
   if (text.includes('?') || text.includes('#')) fail(`${shown} must not have a query or fragment`);
   if (url.pathname !== '/') fail(`${shown} must not have a path`);
+  if (url.port === '0') fail(`${shown} has port 0, which no agent listens on`);
   return url.origin;
 }
 
@@ -89,6 +90,12 @@ export function oneOf<T extends string>(allowed: readonly T[]): (text: string) =
 
 export function parseNonEmpty(text: string): string {
   if (text === '') fail('must not be empty');
+  return text;
+}
+
+/** The `target` label: a name of only whitespace would look empty on every dashboard. */
+export function parseTargetName(text: string): string {
+  if (text.trim() === '') fail(text === '' ? 'must not be empty' : 'must not be only whitespace');
   return text;
 }
 
