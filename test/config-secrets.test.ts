@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createSecretReader, SecretReadError } from '../src/config/index.js';
+import { createObshellClient } from '../src/obshell/client.js';
+import { startSimulator } from '../src/simulator/index.js';
 import type { SecretFs } from '../src/config/index.js';
 
 const canary = 'canary-7f3a-secret-do-not-print';
@@ -120,6 +122,30 @@ describe('createSecretReader', () => {
       expect(error.message).toBe(`cannot read password file "${path}": ${why}`);
     }
     expect(thrown(read).message).toBe(`cannot read password file "${swapped}": not a regular file`);
+  });
+
+  test('a password file swapped for a FIFO fails the poll at once, and the next good file recovers it', async () => {
+    const sim = await startSimulator({ port: 0, password: canary, scenario: 'seed' });
+    const path = join(dir, 'pw');
+    writeFileSync(path, `${canary}\n`);
+    const password = createSecretReader({ kind: 'file', path }, {});
+    const client = createObshellClient({ urls: [sim.url], password, timeoutMs: 3000 });
+    try {
+      expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+      unlinkSync(path);
+      execFileSync('mkfifo', [path]);
+      const started = Date.now();
+      const failed = await client.fetchLastMaintenanceTask();
+      expect(failed.kind).toBe('failure');
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(JSON.stringify(failed)).not.toContain(canary);
+      unlinkSync(path);
+      writeFileSync(path, canary);
+      expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    } finally {
+      client.close();
+      await sim.close();
+    }
   });
 
   test('an env var is read at each call', () => {
