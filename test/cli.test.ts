@@ -2,7 +2,7 @@
  * The built command as users run it: `npm run build`, then `node dist/src/main.js`. Covers the
  * demo (live, changing metrics from the embedded simulator), exit codes and --config.check.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +59,93 @@ describe('command line', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('targets[0].urls[0]');
     expect(r.stderr).toContain('targets[0].pasword_file');
+  });
+
+  it('exits 1 on an empty config file or a targets key without a value, naming it', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    const file = join(dir, 'config.yml');
+    for (const [text, reason] of [
+      ['', `${file}: the file is empty`],
+      ['targets:\n', 'targets: must not be empty'],
+    ] as const) {
+      writeFileSync(file, text);
+      for (const args of [['--config.check'], ['--web.listen-address=127.0.0.1:0']]) {
+        const r = run([...args, `--config.file=${file}`]);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(reason);
+        expect(r.stdout + r.stderr).not.toContain('127.0.0.1:2886');
+      }
+    }
+  });
+
+  it('exits 1 on a config file whose aliases do not resolve, naming the file, without a stack trace', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    const file = join(dir, 'config.yml');
+    writeFileSync(file, 'targets: *nowhere\n');
+    const r = run(['--config.check', `--config.file=${file}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${file}:1:10: Unresolved alias (the anchor must be set before the alias)`);
+    expect(r.stderr).not.toContain('fatal');
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('exits 1 at once on a FIFO or a device given as a file, naming the flag', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const [args, message] of [
+      [
+        [`--obshell.password-file=${fifo}`],
+        '--obshell.password-file: cannot read the file: not a regular file',
+      ],
+      [[`--config.file=${fifo}`], `--config.file: cannot read "${fifo}": not a regular file`],
+      [
+        ['--obshell.password-file=/dev/zero'],
+        '--obshell.password-file: cannot read the file: not a regular file',
+      ],
+    ] as const) {
+      const r = run(['--config.check', ...args]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
+  it('never prints a password written where a variable name, a file path or a flag belongs', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    const file = join(dir, 'config.yml');
+    const lookalike = 'S3cr3tZq9Lookalike'; // a valid variable name that is not set
+    writeFileSync(
+      file,
+      [
+        'targets:',
+        `  - {name: a, urls: ["http://a:1"], password_env: "${canary.root}"}`,
+        `  - {name: b, urls: ["http://b:1"], agent_password_env: ${lookalike}}`,
+        `  - {name: c, urls: ["http://c:1"], password_file: "${canary.agent}"}`,
+      ].join('\n'),
+    );
+    const fromFile = run(['--config.check', `--config.file=${file}`]);
+    expect(fromFile.status).toBe(1);
+    expect(fromFile.stderr).toContain('targets[0].password_env: is not an environment variable name');
+    expect(fromFile.stderr).toContain('targets[1].agent_password_env: names an environment variable');
+    expect(fromFile.stderr).toContain('targets[2].password_file: cannot read the file: no such file');
+    const fromFlags = run(['--config.check', `--obshell.agent-password-file=${lookalike}`]);
+    expect(fromFlags.status).toBe(1);
+    const typo = run(['--config.check', '--obshell.password', canary.root]);
+    expect(typo.status).toBe(2);
+    for (const r of [fromFile, fromFlags, typo]) {
+      for (const value of [...canaryValues, lookalike]) expect(r.stdout + r.stderr).not.toContain(value);
+    }
+  });
+
+  it('exits 1 on client TLS files that are not PEM, naming the flags and the file', () => {
+    const dir = tempDir('obshell-exporter-cli-');
+    const file = join(dir, 'not-pem');
+    writeFileSync(file, `hostname-${canary.agent}\n`);
+    const r = run(['--config.check', `--obshell.cert-file=${file}`, `--obshell.key-file=${file}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`--obshell.cert-file: "${file}" has no PEM certificate`);
+    expect(r.stderr).toContain(`--obshell.key-file: "${file}" has no PEM private key`);
+    expect(r.stdout + r.stderr).not.toContain(canary.agent);
   });
 
   it('exits 1 on an invalid web config file, with --config.check too', () => {
@@ -208,11 +295,22 @@ describe('reload', () => {
       const answer = await fetch(`http://127.0.0.1:${port}/-/reload`, { method: 'POST' });
       expect(answer.status).toBe(500);
       expect(await answer.text()).toContain('targets[0].urls[0]');
+      // A truncated file (a non-atomic write caught half-way) must not swap the targets for 127.0.0.1.
+      for (const [text, reason] of [
+        ['', `${file}: the file is empty`],
+        ['targets:\n', 'targets: must not be empty'],
+      ] as const) {
+        writeFileSync(file, text);
+        const refused = await fetch(`http://127.0.0.1:${port}/-/reload`, { method: 'POST' });
+        expect(refused.status).toBe(500);
+        expect(await refused.text()).toContain(reason);
+      }
       // /metrics may lag a change by a fraction of a second (the body is rebuilt at a bounded rate).
       await until((t) => t.includes('obshell_exporter_config_last_reload_successful 0'), 'the failed reload');
       const text = await metrics();
       expect(text).toContain('obshell_up{target="one"} 1');
       expect(text).toContain('obshell_up{target="two"} 1');
+      expect(text).not.toContain('127.0.0.1:2886');
       expect(log).toContain('configuration reload failed; the previous configuration stays in force');
       expect((await fetch(`http://127.0.0.1:${port}/-/reload`)).status).toBe(405);
     } finally {

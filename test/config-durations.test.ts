@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { maxTimerMs, parseTimeout } from '../src/config/durations.js';
 import { formatDuration, parseDuration } from '../src/config/index.js';
 
 describe('parseDuration', () => {
@@ -37,5 +38,18 @@ describe('parseDuration', () => {
     [90_061_001, '1d1h1m1s1ms'],
   ])('formatDuration(%i) is %s', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
+  });
+});
+
+describe('parseTimeout', () => {
+  test('the longest Node.js timer is accepted, a millisecond more is not', () => {
+    expect(parseTimeout(formatDuration(maxTimerMs))).toBe(2_147_483_647);
+    expect(() => parseTimeout(formatDuration(maxTimerMs + 1))).toThrow(
+      '"24d20h31m23s648ms" is longer than the maximum, 24d20h31m23s647ms',
+    );
+  });
+
+  test.each(['25d', '600h', '99999999999999d'])('%s is too long for a timer', (text) => {
+    expect(() => parseTimeout(text)).toThrow(/is longer than the maximum|is too long/);
   });
 });

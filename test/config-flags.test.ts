@@ -18,6 +18,11 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
     [['--bogus'], '--bogus: unknown flag'],
     [['-x'], '-x: unknown flag'],
     [['serve'], '"serve": unexpected argument'],
+    [
+      ['--obshell.password', 'S3cr3t-Zq9'],
+      '--obshell.password: unknown flag\nthe argument after --obshell.password: unexpected (not shown: it may be a secret)',
+    ],
+    [['--obshell.password=S3cr3t-Zq9'], '--obshell.password: unknown flag'],
     [['--log.level'], '--log.level: missing value'],
     [
       ['--log.level', '--demo'],
@@ -32,6 +37,11 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
       '--obshell.timeout: "1.5s" is not a duration (e.g. "500ms", "10s", "1h30m")',
     ],
     [['--obshell.timeout=0s'], '--obshell.timeout: "0s" must be greater than 0'],
+    [['--obshell.timeout=30d'], '--obshell.timeout: "30d" is longer than the maximum, 24d20h31m23s647ms'],
+    [
+      ['--obshell.timeout=24d20h31m23s648ms'],
+      '--obshell.timeout: "24d20h31m23s648ms" is longer than the maximum, 24d20h31m23s647ms',
+    ],
     [['--obshell.timeout='], '--obshell.timeout: empty duration (e.g. "10s")'],
     [['--obshell.url=ftp://x'], '--obshell.url: "ftp://x" is not an http or https URL'],
     [['--obshell.url=10.0.0.1:2886'], '--obshell.url: "10.0.0.1:2886" is not an http or https URL'],
@@ -45,6 +55,8 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
       '--obshell.url: must not contain a user or password (use a password file)',
     ],
     [['--obshell.url=,'], '--obshell.url: must not be empty'],
+    [['--obshell.url=https://h:0'], '--obshell.url: "https://h:0" has port 0, which no agent listens on'],
+    [['--obshell.target-name= '], '--obshell.target-name: must not be only whitespace'],
     [['--obshell.insecure-skip-verify=yes'], '--obshell.insecure-skip-verify: "yes" is not true or false'],
     [['--demo=1'], '--demo: "1" is not true or false'],
     [

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { loadConfig, parseCommandLine } from '../src/config/index.js';
@@ -6,24 +7,47 @@ import type { ConfigIo, ExporterConfig } from '../src/config/index.js';
 const configPath = '/etc/x/c.yml';
 
 const directories = new Set(['/etc', '/etc/x']);
+/** A device and a FIFO: reading either would never end or never start. */
+const devices = new Set(['/dev/zero', '/etc/x/fifo']);
 
 /** An in-memory file system: known paths read back, `directories` are directories, the rest is missing. */
 function fakeIo(files: Record<string, string>): ConfigIo {
+  const missing = (path: string) => {
+    const code = directories.has(path) ? 'EISDIR' : 'ENOENT';
+    return Object.assign(new Error(`${code}: ${path}`), { code });
+  };
   return {
-    readFile(path) {
-      const code = directories.has(path) ? 'EISDIR' : 'ENOENT';
+    stat(path) {
+      if (directories.has(path)) return { kind: 'directory', size: 4096 };
+      if (devices.has(path)) return { kind: 'other', size: 0 };
       const text = files[path];
-      if (text === undefined) throw Object.assign(new Error(`${code}: ${path}`), { code });
+      if (text === undefined) throw missing(path);
+      return { kind: 'file', size: Buffer.byteLength(text) };
+    },
+    readFile(path) {
+      if (devices.has(path)) throw new Error(`${path} was read: on a real system this hangs`);
+      const text = files[path];
+      if (text === undefined) throw missing(path);
       return text;
     },
   };
 }
 
+const pem = (name: string): string =>
+  readFileSync(new URL(`fixtures/config/tls/${name}`, import.meta.url), 'utf8');
+const brokenCertificate = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+
 const disk = {
   '/etc/x/pw': 'secret',
-  '/etc/x/ca.pem': 'ca',
-  '/etc/x/cert.pem': 'cert',
-  '/etc/x/key.pem': 'key',
+  '/etc/x/big': 'x'.repeat(64 * 1024 + 1),
+  '/etc/x/ca.pem': pem('ca.pem'),
+  '/etc/x/cert.pem': pem('client.pem'),
+  '/etc/x/key.pem': pem('client-key.pem'),
+  '/etc/x/other-key.pem': pem('other-key.pem'),
+  '/etc/x/encrypted-key.pem': pem('encrypted-key.pem'),
+  '/etc/x/broken.pem': brokenCertificate,
+  '/etc/x/bundle.pem': pem('ca.pem') + brokenCertificate,
+  '/etc/x/junk': 'localhost\n',
   '/etc/x/web.yml': 'basic_auth_users: {}',
 };
 
@@ -51,6 +75,14 @@ function problems(
   throw new Error('no ConfigError');
 }
 
+/** Each level repeats the one before nine times: 9^5 strings from a few hundred bytes. */
+const billionLaughs = ['a: &a [x, x, x, x, x, x, x, x, x]']
+  .concat(['b', 'c', 'd', 'e'].map((l, i) => `${l}: &${l} [${Array(9).fill(`*${'abcd'[i]}`).join(', ')}]`))
+  .join('\n');
+
+const valueHidden = ' (value not shown: it may be the password itself)';
+const hidden = ' (path not shown: it may be the password itself)';
+
 const target = (body: string): string => `targets:\n  - name: a\n    urls: [http://a:1]\n${body}`;
 const rule = (body: string): string => `task_type_rules:\n${body}`;
 
@@ -58,6 +90,13 @@ describe('config file: one case per invalid input, exact message', () => {
   test.each([
     ['targets: {}', 'targets: must be a list'],
     ['targets: []', 'targets: must not be empty'],
+    ['targets:', 'targets: must not be empty'],
+    ['targets: ~\ntask_type_rules: []', 'targets: must not be empty'],
+    ['', '/etc/x/c.yml: the file is empty (it must list targets, task_type_rules or both)'],
+    [
+      '# all commented out\n',
+      '/etc/x/c.yml: the file is empty (it must list targets, task_type_rules or both)',
+    ],
     ['targets: [x]', 'targets[0]: must be a mapping'],
     ['targets: [~]', 'targets[0]: must be a mapping'],
     ['target: []', 'target: unknown key'],
@@ -65,6 +104,12 @@ describe('config file: one case per invalid input, exact message', () => {
     ['targets:\n  - urls: [http://a:1]', 'targets[0].name: is required'],
     ['targets:\n  - {name: "", socket: /s}', 'targets[0].name: must not be empty'],
     ['targets:\n  - {name: 12, socket: /s}', 'targets[0].name: must be a string'],
+    ['targets:\n  - {name: "   ", socket: /s}', 'targets[0].name: must not be only whitespace'],
+    ['targets:\n  - {name: "\\t", socket: /s}', 'targets[0].name: must not be only whitespace'],
+    [
+      'targets:\n  - {name: a, urls: ["http://a:0"]}',
+      'targets[0].urls[0]: "http://a:0" has port 0, which no agent listens on',
+    ],
     ['targets:\n  - name: a', 'targets[0]: one of urls or socket is required'],
     [target('    socket: /s'), 'targets[0]: urls and socket are mutually exclusive'],
     ['targets:\n  - {name: a, socket: ""}', 'targets[0].socket: must not be empty'],
@@ -97,17 +142,32 @@ describe('config file: one case per invalid input, exact message', () => {
     ],
     [
       target('    password_file: missing'),
-      'targets[0].password_file: cannot read "/etc/x/missing": no such file',
+      `targets[0].password_file: cannot read the file: no such file${hidden}`,
     ],
-    [target('    password_file: /etc/x/'), 'targets[0].password_file: cannot read "/etc/x": is a directory'],
+    [
+      target('    password_file: /etc/x/'),
+      `targets[0].password_file: cannot read the file: is a directory${hidden}`,
+    ],
+    [
+      target('    password_file: /dev/zero'),
+      `targets[0].password_file: cannot read the file: not a regular file${hidden}`,
+    ],
+    [
+      target('    password_file: fifo'),
+      `targets[0].password_file: cannot read the file: not a regular file${hidden}`,
+    ],
+    [
+      target('    password_file: big'),
+      `targets[0].password_file: cannot read the file: larger than 64 KiB${hidden}`,
+    ],
     [target('    password_file: 42'), 'targets[0].password_file: must be a string'],
     [
       target('    password_env: NOT_SET'),
-      'targets[0].password_env: environment variable "NOT_SET" is not set',
+      `targets[0].password_env: names an environment variable that is not set${valueHidden}`,
     ],
     [
       target('    password_env: bad-name'),
-      'targets[0].password_env: "bad-name" is not an environment variable name',
+      `targets[0].password_env: is not an environment variable name${valueHidden}`,
     ],
     [
       target('    agent_password_file: pw\n    agent_password_env: HOME'),
@@ -115,7 +175,11 @@ describe('config file: one case per invalid input, exact message', () => {
     ],
     [
       target('    agent_password_file: nope'),
-      'targets[0].agent_password_file: cannot read "/etc/x/nope": no such file',
+      `targets[0].agent_password_file: cannot read the file: no such file${hidden}`,
+    ],
+    [
+      target('    agent_password_file: /dev/zero'),
+      `targets[0].agent_password_file: cannot read the file: not a regular file${hidden}`,
     ],
     [target('    tls: []'), 'targets[0].tls: must be a mapping'],
     [target('    tls: {serverName: x}'), 'targets[0].tls.serverName: unknown key'],
@@ -125,6 +189,39 @@ describe('config file: one case per invalid input, exact message', () => {
       target('    tls: {ca_file: nope.pem}'),
       'targets[0].tls.ca_file: cannot read "/etc/x/nope.pem": no such file',
     ],
+    [
+      target('    tls: {ca_file: fifo}'),
+      'targets[0].tls.ca_file: cannot read "/etc/x/fifo": not a regular file',
+    ],
+    [target('    tls: {ca_file: junk}'), 'targets[0].tls.ca_file: "/etc/x/junk" has no PEM certificate'],
+    [
+      target('    tls: {ca_file: broken.pem}'),
+      'targets[0].tls.ca_file: "/etc/x/broken.pem" has an invalid PEM certificate (the 1st)',
+    ],
+    [
+      target('    tls: {ca_file: bundle.pem}'),
+      'targets[0].tls.ca_file: "/etc/x/bundle.pem" has an invalid PEM certificate (the 2nd)',
+    ],
+    [
+      target('    tls: {cert_file: junk, key_file: key.pem}'),
+      'targets[0].tls.cert_file: "/etc/x/junk" has no PEM certificate',
+    ],
+    [
+      target('    tls: {cert_file: key.pem, key_file: key.pem}'),
+      'targets[0].tls.cert_file: "/etc/x/key.pem" has no PEM certificate',
+    ],
+    [
+      target('    tls: {cert_file: cert.pem, key_file: cert.pem}'),
+      'targets[0].tls.key_file: "/etc/x/cert.pem" has no PEM private key',
+    ],
+    [
+      target('    tls: {cert_file: cert.pem, key_file: encrypted-key.pem}'),
+      'targets[0].tls.key_file: "/etc/x/encrypted-key.pem" holds an encrypted private key (a passphrase is not supported)',
+    ],
+    [
+      target('    tls: {cert_file: cert.pem, key_file: other-key.pem}'),
+      'targets[0].tls.key_file: "/etc/x/other-key.pem" does not match the certificate in cert_file "/etc/x/cert.pem"',
+    ],
     [target('    tls: {server_name: ""}'), 'targets[0].tls.server_name: must not be empty'],
     [
       target('    tls: {insecure_skip_verify: yes}'),
@@ -132,6 +229,7 @@ describe('config file: one case per invalid input, exact message', () => {
     ],
     [target('    timeout: 10'), 'targets[0].timeout: "10" has no unit (use ms, s, m, h or d, e.g. "10s")'],
     [target('    timeout: 0s'), 'targets[0].timeout: "0s" must be greater than 0'],
+    [target('    timeout: 25d'), 'targets[0].timeout: "25d" is longer than the maximum, 24d20h31m23s647ms'],
     [
       target('    timeout: 10 seconds'),
       'targets[0].timeout: "10 seconds" is not a duration (e.g. "500ms", "10s", "1h30m")',
@@ -158,8 +256,30 @@ describe('config file: one case per invalid input, exact message', () => {
     ],
     ['targets: []\ntargets: []\n', '/etc/x/c.yml:2:1: Map keys must be unique'],
     ['a: b: c', '/etc/x/c.yml:1:4: Nested mappings are not allowed in compact mappings'],
+    [
+      'targets: [&a {name: a, socket: /s}]\nx: *nope',
+      '/etc/x/c.yml:2:4: Unresolved alias (the anchor must be set before the alias)',
+    ],
+    [billionLaughs, '/etc/x/c.yml: Excessive alias count indicates a resource exhaustion attack'],
   ])('%j', (yaml, message) => {
     expect(problems(yaml, [], { HOME: '/root' })).toEqual([message]);
+  });
+
+  test('a password written in a *_env or *_file key never reaches the message', () => {
+    const secrets = ['S3cr3t-Zq9', 'S3cr3tZq9', 'S3cr3t/Zq9'];
+    for (const secret of secrets) {
+      for (const key of ['password_env', 'agent_password_env', 'password_file', 'agent_password_file']) {
+        const found = problems(target(`    ${key}: "${secret}"`));
+        expect(found).toHaveLength(1);
+        expect(found[0]).toMatch(new RegExp(`^targets\\[0\\]\\.${key}: .*not shown`));
+        expect(found.join('\n')).not.toContain('Zq9');
+      }
+      for (const flag of ['--obshell.password-file', '--obshell.agent-password-file']) {
+        const found = problems(undefined, [`${flag}=${secret}`]);
+        expect(found[0]).toMatch(new RegExp(`^${flag}: .*not shown`));
+        expect(found.join('\n')).not.toContain('Zq9');
+      }
+    }
   });
 
   test('a rule with an unknown key reports the key and the missing one', () => {
@@ -205,15 +325,42 @@ describe('flags: problems found at load, exact message', () => {
       { OBSHELL_EXPORTER_CONFIG_FILE: '/none.yml' },
       'OBSHELL_EXPORTER_CONFIG_FILE: cannot read "/none.yml": no such file',
     ],
+    [['--config.file=/dev/zero'], {}, '--config.file: cannot read "/dev/zero": not a regular file'],
+    [['--config.file=/etc/x/fifo'], {}, '--config.file: cannot read "/etc/x/fifo": not a regular file'],
     [
       ['--obshell.password-file=/missing'],
       {},
-      '--obshell.password-file: cannot read "/missing": no such file',
+      `--obshell.password-file: cannot read the file: no such file${hidden}`,
+    ],
+    [
+      ['--obshell.password-file=/dev/zero'],
+      {},
+      `--obshell.password-file: cannot read the file: not a regular file${hidden}`,
+    ],
+    [
+      [],
+      { OBSHELL_EXPORTER_OBSHELL_PASSWORD_FILE: '/etc/x/big' },
+      `OBSHELL_EXPORTER_OBSHELL_PASSWORD_FILE: cannot read the file: larger than 64 KiB${hidden}`,
     ],
     [
       ['--obshell.agent-password-file=/etc'],
       {},
-      '--obshell.agent-password-file: cannot read "/etc": is a directory',
+      `--obshell.agent-password-file: cannot read the file: is a directory${hidden}`,
+    ],
+    [
+      ['--obshell.agent-password-file=/etc/x/fifo'],
+      {},
+      `--obshell.agent-password-file: cannot read the file: not a regular file${hidden}`,
+    ],
+    [
+      ['--obshell.cert-file=/dev/zero', '--obshell.key-file=/etc/x/key.pem'],
+      {},
+      '--obshell.cert-file: cannot read "/dev/zero": not a regular file',
+    ],
+    [
+      ['--web.config.file=/etc/x/fifo'],
+      {},
+      '--web.config.file: cannot read "/etc/x/fifo": not a regular file',
     ],
     [['--obshell.ca-file=/missing'], {}, '--obshell.ca-file: cannot read "/missing": no such file'],
     [
@@ -232,6 +379,17 @@ describe('flags: problems found at load, exact message', () => {
       '--obshell.cert-file: required when OBSHELL_EXPORTER_OBSHELL_KEY_FILE is set',
     ],
     [['--web.config.file=/missing.yml'], {}, '--web.config.file: cannot read "/missing.yml": no such file'],
+    [['--obshell.ca-file=/etc/x/junk'], {}, '--obshell.ca-file: "/etc/x/junk" has no PEM certificate'],
+    [
+      ['--obshell.cert-file=/etc/x/cert.pem', '--obshell.key-file=/etc/x/other-key.pem'],
+      {},
+      '--obshell.key-file: "/etc/x/other-key.pem" does not match the certificate in --obshell.cert-file "/etc/x/cert.pem"',
+    ],
+    [
+      ['--obshell.cert-file=/etc/x/cert.pem'],
+      { OBSHELL_EXPORTER_OBSHELL_KEY_FILE: '/etc/x/other-key.pem' },
+      'OBSHELL_EXPORTER_OBSHELL_KEY_FILE: "/etc/x/other-key.pem" does not match the certificate in --obshell.cert-file "/etc/x/cert.pem"',
+    ],
     [
       ['--obshell.url=http://a:1', '--obshell.socket=/s'],
       {},
@@ -240,6 +398,24 @@ describe('flags: problems found at load, exact message', () => {
     [['--obshell.url=http://a:1,http://a:1/'], {}, '--obshell.url: "http://a:1" is given twice'],
   ])('%j %j', (argv, env, message) => {
     expect(problems(undefined, argv, env)).toEqual([message]);
+  });
+
+  test('client certificate and key that are not PEM: both named, no content shown', () => {
+    const found = problems(undefined, ['--obshell.cert-file=/etc/x/junk', '--obshell.key-file=/etc/x/junk']);
+    expect(found).toEqual([
+      '--obshell.cert-file: "/etc/x/junk" has no PEM certificate',
+      '--obshell.key-file: "/etc/x/junk" has no PEM private key',
+    ]);
+    expect(found.join('\n')).not.toContain('localhost');
+  });
+
+  test('a valid client certificate, key and CA load', () => {
+    const argv = ['--obshell.ca-file=/etc/x/ca.pem', '--obshell.cert-file=/etc/x/cert.pem'];
+    expect(load(undefined, [...argv, '--obshell.key-file=/etc/x/key.pem']).targets[0]?.tls).toEqual({
+      caFile: '/etc/x/ca.pem',
+      certFile: '/etc/x/cert.pem',
+      keyFile: '/etc/x/key.pem',
+    });
   });
 
   test.each(['--obshell.url=http://a:1', '--obshell.socket=/s', '--obshell.target-name=t'])(

@@ -1,8 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createSecretReader, SecretReadError } from '../src/config/index.js';
+import { createObshellClient } from '../src/obshell/client.js';
+import { startSimulator } from '../src/simulator/index.js';
 import type { SecretFs } from '../src/config/index.js';
 
 const canary = 'canary-7f3a-secret-do-not-print';
@@ -59,7 +62,7 @@ describe('createSecretReader', () => {
   test('an unchanged file is not read again', () => {
     let reads = 0;
     const fs: SecretFs = {
-      statSync: () => ({ ino: 1, mtimeMs: 5, size: 6 }),
+      statSync: () => ({ ino: 1, mtimeMs: 5, size: 6, isFile: () => true }),
       readFileSync: () => {
         reads += 1;
         return 'secret';
@@ -84,7 +87,7 @@ describe('createSecretReader', () => {
 
   test('a read failure whose error text holds the content never shows it', () => {
     const fs: SecretFs = {
-      statSync: () => ({ ino: 1, mtimeMs: 1, size: 1 }),
+      statSync: () => ({ ino: 1, mtimeMs: 1, size: 1, isFile: () => true }),
       readFileSync: () => {
         throw Object.assign(new Error(`boom ${canary}`), { code: 'EACCES' });
       },
@@ -92,6 +95,57 @@ describe('createSecretReader', () => {
     const error = thrown(createSecretReader({ kind: 'file', path: '/pw' }, {}, fs));
     expect(error.message).toBe('cannot read password file "/pw": permission denied');
     expect(error.message).not.toContain(canary);
+  });
+
+  test('an oversized file, a FIFO or a device is refused at once, never read (also when swapped in later)', () => {
+    const big = join(dir, 'big');
+    writeFileSync(big, 'x'.repeat(64 * 1024 + 1));
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const link = join(dir, 'link');
+    symlinkSync(fifo, link);
+    const swapped = join(dir, 'pw');
+    writeFileSync(swapped, canary);
+    const read = createSecretReader({ kind: 'file', path: swapped }, {});
+    expect(read()).toBe(canary);
+    unlinkSync(swapped);
+    execFileSync('mkfifo', [swapped]);
+    const cases = [
+      [big, 'larger than 64 KiB'],
+      [fifo, 'not a regular file'],
+      [link, 'not a regular file'],
+      ['/dev/zero', 'not a regular file'],
+    ] as const;
+    for (const [path, why] of cases) {
+      const error = thrown(createSecretReader({ kind: 'file', path }, {}));
+      expect(error).toBeInstanceOf(SecretReadError);
+      expect(error.message).toBe(`cannot read password file "${path}": ${why}`);
+    }
+    expect(thrown(read).message).toBe(`cannot read password file "${swapped}": not a regular file`);
+  });
+
+  test('a password file swapped for a FIFO fails the poll at once, and the next good file recovers it', async () => {
+    const sim = await startSimulator({ port: 0, password: canary, scenario: 'seed' });
+    const path = join(dir, 'pw');
+    writeFileSync(path, `${canary}\n`);
+    const password = createSecretReader({ kind: 'file', path }, {});
+    const client = createObshellClient({ urls: [sim.url], password, timeoutMs: 3000 });
+    try {
+      expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+      unlinkSync(path);
+      execFileSync('mkfifo', [path]);
+      const started = Date.now();
+      const failed = await client.fetchLastMaintenanceTask();
+      expect(failed.kind).toBe('failure');
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(JSON.stringify(failed)).not.toContain(canary);
+      unlinkSync(path);
+      writeFileSync(path, canary);
+      expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    } finally {
+      client.close();
+      await sim.close();
+    }
   });
 
   test('an env var is read at each call', () => {

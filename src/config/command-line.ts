@@ -59,6 +59,11 @@ function addToken(given: Map<FlagName, Given>, token: OptionToken, problems: str
   else problems.push(`--${token.name}: given more than once`);
 }
 
+function positionalProblem(value: string, afterUnknownFlag: string | undefined): string {
+  if (afterUnknownFlag === undefined) return `${quote(value)}: unexpected argument`;
+  return `the argument after ${afterUnknownFlag}: unexpected (not shown: it may be a secret)`;
+}
+
 function collectArgv(argv: string[], problems: string[]): Map<FlagName, Given> {
   const given = new Map<FlagName, Given>();
   const { tokens } = parseArgs({
@@ -68,9 +73,15 @@ function collectArgv(argv: string[], problems: string[]): Map<FlagName, Given> {
     allowPositionals: true,
     tokens: true,
   });
+  let unknown: string | undefined;
   for (const token of tokens) {
-    if (token.kind === 'positional') problems.push(`${quote(token.value)}: unexpected argument`);
+    if (token.kind === 'positional') problems.push(positionalProblem(token.value, unknown));
     else if (token.kind === 'option') addToken(given, token, problems);
+    // `--obshell.password S3cr3t`: the word after an unknown flag may be its value, so a secret.
+    unknown =
+      token.kind === 'option' && !isFlagName(token.name) && token.inlineValue !== true
+        ? token.rawName
+        : undefined;
   }
   return given;
 }

@@ -19,10 +19,14 @@ export function parseDuration(text: string): number {
   return ms;
 }
 
-/** Parses a duration that must be greater than zero (timeouts). */
-export function parsePositiveDuration(text: string): number {
+/** The longest delay a Node.js timer keeps (2^31-1 ms, ~24.8 days): a longer one fires after 1 ms. */
+export const maxTimerMs = 2 ** 31 - 1;
+
+/** Parses a duration a timer waits for (timeouts): greater than zero, at most maxTimerMs. */
+export function parseTimeout(text: string): number {
   const ms = parseDuration(text);
   if (ms <= 0) fail(`${quote(text)} must be greater than 0`);
+  if (ms > maxTimerMs) fail(`${quote(text)} is longer than the maximum, ${formatDuration(maxTimerMs)}`);
   return ms;
 }
 

@@ -1,12 +1,21 @@
 /** The YAML config file: syntax, then every key checked, every problem collected. */
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
-import { ConfigError } from '../errors.js';
-import { parsePositiveDuration } from './durations.js';
-import { fail, quote } from './problems.js';
+import { parseTimeout } from './durations.js';
+import { attempt, fail, quote } from './problems.js';
+import { certificateFileRule, checkKeyPairFiles, privateKeyFileRule } from './tls-files.js';
 import { readRules } from './task-type-rules.js';
 import type { ConfigIo, ObshellTls, SecretRef, TaskTypeRule } from './types.js';
-import { checkReadable, parseAgentUrl, parseEnvName, parseNonEmpty } from './values.js';
+import {
+  maxPasswordFileBytes,
+  notShown,
+  parseAgentUrl,
+  parseEnvName,
+  parseNonEmpty,
+  parseTargetName,
+  readCheckedFile,
+} from './values.js';
+import type { FileRule } from './values.js';
+import { parseYaml } from './yaml-parse.js';
 import { keyPath, readBoolean, readList, readMapping, readString } from './yaml-walk.js';
 import type { Mapping } from './yaml-walk.js';
 
@@ -58,14 +67,22 @@ function localPath(c: Checker): (text: string) => string {
   };
 }
 
-export function readableFile(c: Checker): (text: string) => string {
-  return (text) => checkReadable(c.io, localPath(c)(text));
+/** Password files are small, and their path is never echoed: the password may have been written there. */
+export const passwordFileRule: FileRule = { maxBytes: maxPasswordFileBytes, hidePath: true };
+
+/** A path to a regular file that can be read now; returns the path (relative ones resolved). */
+export function readableFile(c: Checker, rule: FileRule = {}): (text: string) => string {
+  return (text) => {
+    const path = localPath(c)(text);
+    readCheckedFile(c.io, path, rule);
+    return path;
+  };
 }
 
 export function setEnvName(c: Checker): (text: string) => string {
   return (text) => {
     const name = parseEnvName(text);
-    if (!c.hasEnv(name)) fail(`environment variable ${quote(name)} is not set`);
+    if (!c.hasEnv(name)) fail(`names an environment variable that is not set (${notShown})`);
     return name;
   };
 }
@@ -73,7 +90,12 @@ export function setEnvName(c: Checker): (text: string) => string {
 /** `<prefix>_file` or `<prefix>_env`, at most one. */
 function readSecret(map: Mapping, path: string, prefix: string, c: Checker): SecretRef | undefined {
   const [fileKey, envKey] = [`${prefix}_file`, `${prefix}_env`];
-  const file = readString(map[fileKey], keyPath(path, fileKey), c.problems, readableFile(c));
+  const file = readString(
+    map[fileKey],
+    keyPath(path, fileKey),
+    c.problems,
+    readableFile(c, passwordFileRule),
+  );
   const env = readString(map[envKey], keyPath(path, envKey), c.problems, setEnvName(c));
   if (map[fileKey] != null && map[envKey] != null) {
     c.problems.push(`${path}: ${fileKey} and ${envKey} are mutually exclusive`);
@@ -86,12 +108,12 @@ function readSecret(map: Mapping, path: string, prefix: string, c: Checker): Sec
 function readTls(value: unknown, path: string, c: Checker): ObshellTls {
   const map = readMapping(value, path, tlsKeys, c.problems);
   if (map === undefined) return {};
-  const file = (key: string): string | undefined =>
-    readString(map[key], keyPath(path, key), c.problems, readableFile(c));
+  const file = (key: string, rule: FileRule): string | undefined =>
+    readString(map[key], keyPath(path, key), c.problems, readableFile(c, rule));
   const tls = compact({
-    caFile: file('ca_file'),
-    certFile: file('cert_file'),
-    keyFile: file('key_file'),
+    caFile: file('ca_file', certificateFileRule),
+    certFile: file('cert_file', certificateFileRule),
+    keyFile: file('key_file', privateKeyFileRule),
     serverName: readString(map['server_name'], keyPath(path, 'server_name'), c.problems, parseNonEmpty),
     insecureSkipVerify: readBoolean(
       map['insecure_skip_verify'],
@@ -103,6 +125,11 @@ function readTls(value: unknown, path: string, c: Checker): ObshellTls {
     c.problems.push(`${path}.key_file: required when cert_file is set`);
   if (map['key_file'] != null && map['cert_file'] == null)
     c.problems.push(`${path}.cert_file: required when key_file is set`);
+  const { certFile: cert, keyFile: key } = tls;
+  if (cert !== undefined && key !== undefined)
+    attempt(c.problems, keyPath(path, 'key_file'), () => {
+      checkKeyPairFiles(c.io, { cert, key }, 'cert_file');
+    });
   return tls;
 }
 
@@ -122,7 +149,7 @@ function readUrls(value: unknown, path: string, problems: string[]): string[] | 
 // `timeout: 10` is a YAML number; it gets the same "has no unit" answer as the flag would.
 function readDuration(value: unknown, path: string, problems: string[]): number | undefined {
   const text = typeof value === 'number' ? String(value) : value;
-  return readString(text, path, problems, parsePositiveDuration);
+  return readString(text, path, problems, parseTimeout);
 }
 
 function readTarget(value: unknown, path: string, c: Checker): FileTarget | undefined {
@@ -138,7 +165,7 @@ function readTarget(value: unknown, path: string, c: Checker): FileTarget | unde
     );
   }
   return compact({
-    name: readString(map['name'], keyPath(path, 'name'), c.problems, parseNonEmpty),
+    name: readString(map['name'], keyPath(path, 'name'), c.problems, parseTargetName),
     urls: readUrls(map['urls'], keyPath(path, 'urls'), c.problems),
     socket: readString(map['socket'], keyPath(path, 'socket'), c.problems, localPath(c)),
     password: readSecret(map, path, 'password', c),
@@ -148,8 +175,10 @@ function readTarget(value: unknown, path: string, c: Checker): FileTarget | unde
   }) as FileTarget;
 }
 
+// `targets:` with no value is as empty as `targets: []`: falling back to the flags' target would
+// swap a fleet for 127.0.0.1 on a half-written file.
 function readTargets(value: unknown, c: Checker): FileTarget[] | undefined {
-  const list = readList(value, 'targets', c.problems);
+  const list = value === null ? [] : readList(value, 'targets', c.problems);
   if (list === undefined) return undefined;
   if (list.length === 0) c.problems.push('targets: must not be empty');
   const targets = list.map((item, i) => readTarget(item, `targets[${i}]`, c));
@@ -162,26 +191,16 @@ function readTargets(value: unknown, c: Checker): FileTarget[] | undefined {
   return targets.filter((target) => target !== undefined);
 }
 
-/** YAML syntax errors end the check at once (the structure is unknown); each names the file, line and column. */
-function parseYaml(path: string, text: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((error) => {
-        const at = error.linePos?.[0];
-        const reason = error.message.split(' at line ')[0] ?? error.message;
-        return `${path}${at ? `:${at.line}:${at.col}` : ''}: ${reason}`;
-      }),
-    );
-  }
-  return doc.toJS() as unknown;
-}
-
 /** Parses and checks the config file; problems go to `c.problems`, YAML syntax errors throw ConfigError. */
 export function readConfigFile(path: string, text: string, checker: Checker): ConfigFile {
   const c: Checker = { ...checker, baseDir: dirname(resolve(path)) };
   const root: unknown = parseYaml(path, text);
-  if (root !== null && (typeof root !== 'object' || Array.isArray(root))) {
+  // An empty file is more likely truncated (a non-atomic write) than meant to say nothing.
+  if (root === null) {
+    c.problems.push(`${path}: the file is empty (it must list targets, task_type_rules or both)`);
+    return { taskTypeRules: [] };
+  }
+  if (typeof root !== 'object' || Array.isArray(root)) {
     c.problems.push(`${path}: must be a mapping with targets and task_type_rules`);
     return { taskTypeRules: [] };
   }

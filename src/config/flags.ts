@@ -1,6 +1,6 @@
 /** The flag table: every flag's parser, default, env var and help line. Usage and parsing both read it. */
 import { defaults } from './defaults.js';
-import { parsePositiveDuration } from './durations.js';
+import { parseTimeout } from './durations.js';
 import { fail } from './problems.js';
 import type { CliFlags, FlagName, LogFormat, LogLevel } from './types.js';
 import {
@@ -12,6 +12,7 @@ import {
   parseNonEmpty,
   parsePositiveInt,
   parseShard,
+  parseTargetName,
   parseTelemetryPath,
 } from './values.js';
 
@@ -93,13 +94,13 @@ export const flagSpecs: { readonly [K in FlagName]-?: FlagSpec<NonNullable<CliFl
     placeholder: 'duration',
     default: defaults.timeout,
     env: true,
-    parse: parsePositiveDuration,
+    parse: parseTimeout,
   },
   'obshell.target-name': {
     help: "The `target` label; default: the first agent's host:port, or the socket path",
     placeholder: 'name',
     env: true,
-    parse: parseNonEmpty,
+    parse: parseTargetName,
   },
   'poll.schedule': {
     help: 'When to poll, as a cron expression with seconds',

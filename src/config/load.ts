@@ -1,12 +1,13 @@
 /** Flags + optional config file → one checked, frozen ExporterConfig, or a ConfigError listing every problem. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { agentPasswordEnv, defaults, passwordEnv } from './defaults.js';
 import { parseDuration } from './durations.js';
-import { compact, readConfigFile, readableFile } from './file.js';
+import { compact, passwordFileRule, readConfigFile, readableFile } from './file.js';
 import type { Checker, ConfigFile, FileTarget } from './file.js';
 import { attempt, quote } from './problems.js';
 import { selectShard } from './shard.js';
+import { certificateFileRule, checkKeyPairFiles, privateKeyFileRule } from './tls-files.js';
 import type {
   CliFlags,
   CommandLine,
@@ -16,21 +17,33 @@ import type {
   SecretRef,
   TargetConfig,
 } from './types.js';
-import { agentAddress, describeFsError } from './values.js';
+import { agentAddress, readCheckedFile } from './values.js';
+import type { FileRule } from './values.js';
 
 type TargetDefaults = Pick<TargetConfig, 'password' | 'agentPassword' | 'tls' | 'timeoutMs'>;
 
-const nodeIo: ConfigIo = { readFile: (path) => readFileSync(path, 'utf8') };
+const nodeIo: ConfigIo = {
+  stat(path) {
+    const stat = statSync(path);
+    return { kind: stat.isFile() ? 'file' : stat.isDirectory() ? 'directory' : 'other', size: stat.size };
+  },
+  readFile: (path) => readFileSync(path, 'utf8'),
+};
 
 /** How a flag is named in messages: as the user gave it (flag or env var). */
 function sourceOf(cli: CommandLine, name: FlagName): string {
   return cli.sources[name] ?? `--${name}`;
 }
 
-function flagFile(cli: CommandLine, name: keyof CliFlags & `${string}file`, c: Checker): string | undefined {
+function flagFile(
+  cli: CommandLine,
+  name: keyof CliFlags & `${string}file`,
+  c: Checker,
+  rule: FileRule = {},
+): string | undefined {
   const path = cli.flags[name];
   return typeof path === 'string'
-    ? attempt(c.problems, sourceOf(cli, name), () => readableFile(c)(path))
+    ? attempt(c.problems, sourceOf(cli, name), () => readableFile(c, rule)(path))
     : undefined;
 }
 
@@ -42,8 +55,13 @@ function flagSecret(file: string | undefined, variable: string, cli: CommandLine
 /** What the flags give every target: credentials, TLS, timeout. */
 function targetDefaults(cli: CommandLine, c: Checker): TargetDefaults {
   const f = cli.flags;
-  const certFile = flagFile(cli, 'obshell.cert-file', c);
-  const keyFile = flagFile(cli, 'obshell.key-file', c);
+  const certFile = flagFile(cli, 'obshell.cert-file', c, certificateFileRule);
+  const keyFile = flagFile(cli, 'obshell.key-file', c, privateKeyFileRule);
+  if (certFile !== undefined && keyFile !== undefined) {
+    attempt(c.problems, sourceOf(cli, 'obshell.key-file'), () => {
+      checkKeyPairFiles(c.io, { cert: certFile, key: keyFile }, sourceOf(cli, 'obshell.cert-file'));
+    });
+  }
   if (f['obshell.cert-file'] !== undefined && f['obshell.key-file'] === undefined) {
     c.problems.push(`--obshell.key-file: required when ${sourceOf(cli, 'obshell.cert-file')} is set`);
   }
@@ -51,10 +69,14 @@ function targetDefaults(cli: CommandLine, c: Checker): TargetDefaults {
     c.problems.push(`--obshell.cert-file: required when ${sourceOf(cli, 'obshell.key-file')} is set`);
   }
   return {
-    password: flagSecret(flagFile(cli, 'obshell.password-file', c), passwordEnv, cli),
-    agentPassword: flagSecret(flagFile(cli, 'obshell.agent-password-file', c), agentPasswordEnv, cli),
+    password: flagSecret(flagFile(cli, 'obshell.password-file', c, passwordFileRule), passwordEnv, cli),
+    agentPassword: flagSecret(
+      flagFile(cli, 'obshell.agent-password-file', c, passwordFileRule),
+      agentPasswordEnv,
+      cli,
+    ),
     tls: compact({
-      caFile: flagFile(cli, 'obshell.ca-file', c),
+      caFile: flagFile(cli, 'obshell.ca-file', c, certificateFileRule),
       certFile,
       keyFile,
       serverName: f['obshell.server-name'],
@@ -99,14 +121,8 @@ function mergeTarget(target: FileTarget, base: TargetDefaults): TargetConfig {
 function readFile(cli: CommandLine, io: ConfigIo, c: Checker): ConfigFile | undefined {
   const path = cli.flags['config.file'];
   if (path === undefined) return undefined;
-  let text: string;
-  try {
-    text = io.readFile(path);
-  } catch (error) {
-    c.problems.push(`${sourceOf(cli, 'config.file')}: cannot read ${quote(path)}: ${describeFsError(error)}`);
-    return undefined;
-  }
-  return readConfigFile(path, text, c);
+  const text = attempt(c.problems, sourceOf(cli, 'config.file'), () => readCheckedFile(io, path));
+  return text !== undefined ? readConfigFile(path, text, c) : undefined;
 }
 
 function buildTargets(cli: CommandLine, file: ConfigFile | undefined, c: Checker): TargetConfig[] {

@@ -3,11 +3,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { SecretReadError } from '../errors.js';
 import { quote } from './problems.js';
 import type { SecretRef } from './types.js';
-import { describeFsError } from './values.js';
+import { describeFsError, fileProblem, maxPasswordFileBytes } from './values.js';
 
 /** The file system calls a reader makes; tests pass a fake. */
 export type SecretFs = {
-  statSync(path: string): { mtimeMs: number; size: number; ino: number };
+  statSync(path: string): { mtimeMs: number; size: number; ino: number; isFile(): boolean };
   readFileSync(path: string, encoding: 'utf8'): string;
 };
 
@@ -16,8 +16,12 @@ const nodeFs: SecretFs = { statSync, readFileSync };
 export { SecretReadError };
 
 // A Kubernetes secret rotates by swapping a symlink, which changes the inode; editors change mtime or size.
+// The file was checked at load, but may have been replaced since: the load rule is applied again.
 function fileStamp(fs: SecretFs, path: string): string {
   const stat = fs.statSync(path);
+  const problem = fileProblem(stat.isFile() ? 'file' : 'other', stat.size, maxPasswordFileBytes);
+  if (problem !== undefined)
+    throw new SecretReadError(`cannot read password file ${quote(path)}: ${problem}`);
   return `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
 }
 
@@ -32,6 +36,7 @@ function createFileReader(path: string, fs: SecretFs): () => string {
       }
       return cached.value;
     } catch (error) {
+      if (error instanceof SecretReadError) throw error;
       throw new SecretReadError(`cannot read password file ${quote(path)}: ${describeFsError(error)}`);
     }
   };

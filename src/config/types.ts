@@ -89,5 +89,12 @@ export type CommandLine = {
   hasEnv: (name: string) => boolean;
 };
 
+/** What is at a path; `other` is a device, FIFO or socket. */
+export type FileKind = 'file' | 'directory' | 'other';
+
 /** What loadConfig reads from disk; tests pass a fake. */
-export type ConfigIo = { readFile(path: string): string };
+export type ConfigIo = {
+  /** Follows symlinks (Kubernetes mounts secrets as symlinks); throws an fs error. */
+  stat(path: string): { kind: FileKind; size: number };
+  readFile(path: string): string;
+};

@@ -1,8 +1,8 @@
 /** Checks for single values, shared by flags and the config file. Each returns the value or throws a reason. */
 import cron from 'node-cron';
 import { reservedPaths } from './defaults.js';
-import { fail, quote } from './problems.js';
-import type { ConfigIo, Shard } from './types.js';
+import { fail, InvalidValueError, quote } from './problems.js';
+import type { ConfigIo, FileKind, Shard } from './types.js';
 
 // Hides a user:password part before echoing a URL in a message.
 function hideUserInfo(text: string): string {
@@ -24,6 +24,7 @@ export function parseAgentUrl(text: string): string {
   }
   if (text.includes('?') || text.includes('#')) fail(`${shown} must not have a query or fragment`);
   if (url.pathname !== '/') fail(`${shown} must not have a path`);
+  if (url.port === '0') fail(`${shown} has port 0, which no agent listens on`);
   return url.origin;
 }
 
@@ -92,19 +93,72 @@ export function parseNonEmpty(text: string): string {
   return text;
 }
 
-export function parseEnvName(text: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(text)) fail(`${quote(text)} is not an environment variable name`);
+/** The `target` label: a name of only whitespace would look empty on every dashboard. */
+export function parseTargetName(text: string): string {
+  if (text.trim() === '') fail(text === '' ? 'must not be empty' : 'must not be only whitespace');
   return text;
 }
 
-/** Reads the file once to prove it is there and readable; the message names the path and the cause, never content. */
-export function checkReadable(io: ConfigIo, path: string): string {
+/** Said instead of a value that may be a password written in the wrong key. */
+export const notShown = 'value not shown: it may be the password itself';
+
+/** The name of the variable holding a password: never echoed when wrong, in case it is the password. */
+export function parseEnvName(text: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(text)) fail(`is not an environment variable name (${notShown})`);
+  return text;
+}
+
+/** Password files hold a line; anything larger is a wrong path, not a password. */
+export const maxPasswordFileBytes = 64 * 1024;
+
+/** Why a file cannot be used, from its stat alone: a FIFO would block the read, a device never end it. */
+export function fileProblem(kind: FileKind, size: number, maxBytes?: number): string | undefined {
+  if (kind === 'directory') return 'is a directory';
+  if (kind !== 'file') return 'not a regular file';
+  if (maxBytes !== undefined && size > maxBytes) return `larger than ${maxBytes / 1024} KiB`;
+  return undefined;
+}
+
+export type FileRule = {
+  maxBytes?: number;
+  /** For password files: a password written in the path key must not reach the message. */
+  hidePath?: boolean;
+  /** Checks the content; throws a reason that follows the quoted path ("has no PEM certificate"). */
+  check?: (text: string) => void;
+};
+
+/** Reads a regular file, stat first; the message names the path (unless hidden) and the cause, never content. */
+export function readCheckedFile(io: ConfigIo, path: string, rule: FileRule = {}): string {
+  const cannot = (why: string): never =>
+    rule.hidePath === true
+      ? fail(`cannot read the file: ${why} (path not shown: it may be the password itself)`)
+      : fail(`cannot read ${quote(path)}: ${why}`);
+  let problem: string | undefined;
   try {
-    io.readFile(path);
+    const stat = io.stat(path);
+    problem = fileProblem(stat.kind, stat.size, rule.maxBytes);
   } catch (error) {
-    fail(`cannot read ${quote(path)}: ${describeFsError(error)}`);
+    problem = describeFsError(error);
   }
-  return path;
+  if (problem !== undefined) cannot(problem);
+  let text: string;
+  try {
+    text = io.readFile(path);
+  } catch (error) {
+    return cannot(describeFsError(error));
+  }
+  if (rule.check) prefixReason(quote(path), () => rule.check?.(text));
+  return text;
+}
+
+/** Runs a check whose reason reads after `subject`. */
+export function prefixReason(subject: string, check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof InvalidValueError) fail(`${subject} ${error.message}`);
+    throw error;
+  }
 }
 
 const fsReasons: Readonly<Record<string, string>> = {
