@@ -136,7 +136,8 @@ describe('createSecretReader', () => {
       execFileSync('mkfifo', [path]);
       const started = Date.now();
       const failed = await client.fetchLastMaintenanceTask();
-      expect(failed.kind).toBe('failure');
+      expect(failed).toMatchObject({ kind: 'failure', reason: 'auth' });
+      expect(failed.kind === 'failure' && failed.message).toMatch(/^cannot read password file "[^"]+\/pw": /);
       expect(Date.now() - started).toBeLessThan(1000);
       expect(JSON.stringify(failed)).not.toContain(canary);
       unlinkSync(path);
