@@ -44,8 +44,10 @@ export async function main(argv: string[], env: Env): Promise<number> {
     // name: --config.file (targets, task_type_rules) and the TLS files of the new clients.
     return await runExporter(config, env, () => loadConfig(cli));
   } catch (err) {
-    if (err instanceof UsageError)
-      return (fail(`obshell-exporter: ${err.message}\nRun "obshell-exporter --help" for usage.`), 2);
+    if (err instanceof UsageError) {
+      const help = argv[0] === 'simulate' ? 'obshell-exporter simulate --help' : 'obshell-exporter --help';
+      return (fail(`obshell-exporter: ${err.message}\nRun "${help}" for usage.`), 2);
+    }
     if (err instanceof ConfigError || err instanceof WebConfigError) return (fail(err.message), 1);
     throw err;
   }

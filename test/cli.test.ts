@@ -48,7 +48,14 @@ describe('command line', () => {
     const r = run(['--obshell.timeout=soon']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--obshell.timeout');
+    expect(r.stderr).toContain('Run "obshell-exporter --help" for usage.');
     expect(run(['--no-such-flag']).status).toBe(2);
+    // The simulator's own usage error points at the simulator's help.
+    const sim = run(['simulate', '--bogus']);
+    expect(sim.status).toBe(2);
+    expect(sim.stderr).toBe(
+      'obshell-exporter: unknown option --bogus\nRun "obshell-exporter simulate --help" for usage.\n',
+    );
   });
 
   it('exits 1 on a bad config file, naming the key and the reason', () => {
