@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -165,6 +166,21 @@ describe('a web config path that can no longer be checked', () => {
     broken.restore();
     writeFileSync(file, `basic_auth_users:\n  bob: ${hash}\n`);
     expect((await get(base, basic('bob', canary))).status).toBe(200);
+  });
+
+  it('refuses a FIFO swapped in for the file: requests are answered, never blocked on the read', async () => {
+    const file = join(temp.dir, 'fifo-web.yml');
+    writeFileSync(file, users);
+    const { logger, lines } = captureLogs();
+    started = await startSecured(file, logger);
+    const base = `http://127.0.0.1:${started.port}/metrics`;
+    rmSync(file);
+    execFileSync('mkfifo', [file]);
+    expect((await get(base)).status).toBe(401);
+    expect((await get(base, basic('alice', canary))).status).toBe(200);
+    const errors = lines.filter((l) => l.includes('"level":50'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(`invalid web config ${file}: cannot read: not a regular file`);
   });
 });
 

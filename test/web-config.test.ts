@@ -89,6 +89,16 @@ const invalid: [string, string, string][] = [
     'http_server_config:\n  headers:\n    X-Frame-Options: allow',
     'http_server_config.headers.X-Frame-Options: "allow" is not one of deny, sameorigin',
   ],
+  [
+    'a header value Node would refuse to send (a typographic quote)',
+    'http_server_config:\n  headers:\n    Content-Security-Policy: default-src \u2018self\u2019',
+    'http_server_config.headers.Content-Security-Policy: invalid characters (a control character, or one above U+00FF)',
+  ],
+  [
+    'a header value with a control character',
+    'http_server_config:\n  headers:\n    Strict-Transport-Security: "max-age=1\\u0007"',
+    'http_server_config.headers.Strict-Transport-Security: invalid characters (a control character, or one above U+00FF)',
+  ],
   ['an unknown http key', 'http_server_config:\n  foo: 1', 'http_server_config.foo: unknown key'],
   [
     'a plain-text password',

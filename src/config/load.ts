@@ -1,8 +1,8 @@
 /** Flags + optional config file → one checked, frozen ExporterConfig, or a ConfigError listing every problem. */
-import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { agentPasswordEnv, defaults, passwordEnv } from './defaults.js';
 import { parseDuration } from './durations.js';
+import { nodeIo } from './files.js';
 import { compact, passwordFileRule, readConfigFile, readableFile } from './file.js';
 import type { Checker, ConfigFile, FileTarget } from './file.js';
 import { attempt, quote } from './problems.js';
@@ -21,14 +21,6 @@ import { agentAddress, readCheckedFile } from './values.js';
 import type { FileRule } from './values.js';
 
 type TargetDefaults = Pick<TargetConfig, 'password' | 'agentPassword' | 'tls' | 'timeoutMs'>;
-
-const nodeIo: ConfigIo = {
-  stat(path) {
-    const stat = statSync(path);
-    return { kind: stat.isFile() ? 'file' : stat.isDirectory() ? 'directory' : 'other', size: stat.size };
-  },
-  readFile: (path) => readFileSync(path, 'utf8'),
-};
 
 /** How a flag is named in messages: as the user gave it (flag or env var). */
 function sourceOf(cli: CommandLine, name: FlagName): string {

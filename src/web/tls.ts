@@ -1,6 +1,6 @@
 /** Turns a parsed tls_server_config into Node TLS options (reading the files) and checks client certificates. */
-import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
+import { readRegularFile } from '../config/files.js';
 import type { ClientAuthType, TlsServerConfig } from './tls-config.js';
 
 export type TlsMaterial = {
@@ -25,10 +25,10 @@ const keyOf = (source: Source, key: string) => `tls_server_config.${'file' in so
 function read(source: Source, key: string): Buffer {
   if ('inline' in source) return Buffer.from(source.inline);
   try {
-    return readFileSync(source.file);
+    return readRegularFile(source.file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new Error(`${keyOf(source, key)}: cannot read ${source.file}: ${code}`);
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new Error(`${keyOf(source, key)}: cannot read ${source.file}: ${why}`);
   }
 }
 

@@ -3,10 +3,11 @@
  * basic_auth_users, rate_limit), so a node_exporter web-config.yml works unchanged.
  * Messages name the key and never quote a hash or key material.
  */
-import { readFileSync } from 'node:fs';
+import { validateHeaderValue } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { isMap, isNode, isScalar, parseDocument, type Document } from 'yaml';
 import { parseDuration } from '../config/durations.js';
+import { readRegularFile } from '../config/files.js';
 import { quote } from '../config/problems.js';
 import { keyPath, readBoolean, readMapping, readString, type Mapping } from '../config/yaml-walk.js';
 import { readTlsServerConfig, type TlsServerConfig } from './tls-config.js';
@@ -48,9 +49,10 @@ const bcryptPattern = /^\$2[aby]?\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 export function readWebConfigFile(file: string): WebConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFile(file).toString('utf8');
   } catch (error) {
-    throw new WebConfigError(file, [`cannot read: ${(error as NodeJS.ErrnoException).code ?? 'error'}`]);
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new WebConfigError(file, [`cannot read: ${why}`]);
   }
   return parseWebConfig(text, dirname(resolve(file)), file);
 }
@@ -136,9 +138,21 @@ function readHeaders(value: unknown, problems: string[]): Record<string, string>
     if (text === undefined || text === '') continue;
     if (allowed && !allowed.includes(text)) {
       problems.push(`${keyPath(path, name)}: ${quote(text)} is not one of ${allowed.join(', ')}`);
+    } else if (!isValidHeaderValue(name, text)) {
+      // Node would throw on it in every answer, inside the request listener.
+      problems.push(`${keyPath(path, name)}: invalid characters (a control character, or one above U+00FF)`);
     } else headers[name] = text;
   }
   return headers;
+}
+
+function isValidHeaderValue(name: string, value: string): boolean {
+  try {
+    validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function readUsers(value: unknown, problems: string[]): Map<string, string> {
