@@ -40,7 +40,11 @@ const overflowExamples = 5;
 
 function overflowsByLabel(overflows: PollReport['overflows']): Map<string, string[]> {
   const byLabel = new Map<string, string[]>();
-  for (const { label, value } of overflows) byLabel.set(label, [...(byLabel.get(label) ?? []), value]);
+  for (const { label, value } of overflows) {
+    const values = byLabel.get(label);
+    if (values) values.push(value);
+    else byLabel.set(label, [value]);
+  }
   return byLabel;
 }
 

@@ -87,7 +87,7 @@ describe('cardinality bounds', () => {
     const big = (id: string, names: string[]) =>
       ok(dagJson({ id, name: 'Big', state: 'SUCCEED', end: 30, nodes: nodes(names) }));
     h.poll('c1', { outcome: big('1', ['a', 'b', 'c']) });
-    h.trackers.get('c1')?.configure([{ pattern: /Big/, taskType: 'big' }]);
+    h.trackers.get('c1')!.configure([{ pattern: /Big/, taskType: 'big' }]);
     h.poll('c1', { outcome: big('2', ['d', 'e']) });
     const text = await h.render();
     expect(text).toMatch(/node_state\{[^}]*task_id="2"[^}]*node_index="1",node="other"/);

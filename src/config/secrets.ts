@@ -13,10 +13,9 @@ export type SecretFs = {
 
 const nodeFs: SecretFs = { statSync, readFileSync };
 
-export { SecretReadError };
-
 // A Kubernetes secret rotates by swapping a symlink, which changes the inode; editors change mtime or size.
 // The file was checked at load, but may have been replaced since: the load rule is applied again.
+// Its path may be named here (load hides it): a path that passed the load check is a file, not a password.
 function fileStamp(fs: SecretFs, path: string): string {
   const stat = fs.statSync(path);
   const problem = fileProblem(stat.isFile() ? 'file' : 'other', stat.size, maxPasswordFileBytes);

@@ -23,7 +23,7 @@ function parseCertificate(block: string): X509Certificate | undefined {
 }
 
 /** A CA bundle or a certificate chain: at least one PEM certificate, every one of them valid. */
-export function checkCertificates(pem: string): void {
+function checkCertificates(pem: string): void {
   const blocks = pem.match(certificateBlock) ?? [];
   if (blocks.length === 0) fail('has no PEM certificate');
   const bad = blocks.findIndex((block) => parseCertificate(block) === undefined);
@@ -34,7 +34,7 @@ function ordinal(n: number): string {
   return n === 1 ? '1st' : n === 2 ? '2nd' : n === 3 ? '3rd' : `${n}th`;
 }
 
-export function parsePrivateKey(pem: string): KeyObject {
+function parsePrivateKey(pem: string): KeyObject {
   if (!privateKeyBegin.test(pem)) fail('has no PEM private key');
   if (encryptedKey.test(pem)) fail('holds an encrypted private key (a passphrase is not supported)');
   try {
@@ -45,7 +45,7 @@ export function parsePrivateKey(pem: string): KeyObject {
 }
 
 /** Both PEMs already checked on their own; `certificate` says where the certificate comes from. */
-export function checkKeyPair(certPem: string, keyPem: string, certificate: string): void {
+function checkKeyPair(certPem: string, keyPem: string, certificate: string): void {
   const cert = parseCertificate(certPem);
   if (cert !== undefined && !cert.checkPrivateKey(parsePrivateKey(keyPem))) {
     fail(`does not match ${certificate}`);

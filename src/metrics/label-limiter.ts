@@ -31,7 +31,8 @@ export class LabelLimiter {
       this.#known.add(value);
       return { value, firstOverflow: false };
     }
-    // The overflow set is bounded too: it only decides whether to log, so it may forget.
+    // The overflow set is bounded too: it decides what is logged and counted, so past 4× the cap
+    // further values are neither (obshell_exporter_label_overflows_total stops rising).
     const firstOverflow = !this.#overflowed.has(value) && this.#overflowed.size < this.#cap * 4;
     if (firstOverflow) this.#overflowed.add(value);
     return { value: overflowLabelValue, firstOverflow };

@@ -41,7 +41,7 @@ export function createSecuredServer(options: SecuredServerOptions): { server: Se
 }
 
 /** The changes a re-read web config may not make while the exporter runs. */
-export function restartNeeded(running: WebState, next: WebState): string | undefined {
+function restartNeeded(running: WebState, next: WebState): string | undefined {
   if ((next.tls === undefined) !== (running.tls === undefined)) {
     return 'tls_server_config: switching between HTTP and HTTPS needs a restart';
   }
