@@ -5,9 +5,9 @@
  */
 import { validateHeaderValue } from 'node:http';
 import { dirname, resolve } from 'node:path';
-import { isMap, isNode, isScalar, parseDocument, type Document } from 'yaml';
 import { parseDuration } from '../config/durations.js';
 import { readRegularFile } from '../config/files.js';
+import { parseYamlText } from '../config/yaml-parse.js';
 import { quote } from '../config/problems.js';
 import { keyPath, readBoolean, readMapping, readString, type Mapping } from '../config/yaml-walk.js';
 import { readTlsServerConfig, type TlsServerConfig } from './tls-config.js';
@@ -83,42 +83,16 @@ function isMapping(value: unknown): value is Mapping {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Syntax errors carry only the YAML error's first sentence and position: never the offending line. */
+/** The web config's YAML; a problem names the key that holds it, else its line and column. */
 function parseYaml(text: string, file: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new WebConfigError(
-      file,
-      doc.errors.map((error) => {
-        const at = error.linePos?.[0];
-        const reason = error.message.split(' at line ')[0] ?? error.message;
-        return `${at ? `line ${at.line}, column ${at.col}: ` : ''}${reason}`;
-      }),
-    );
-  }
-  try {
-    return doc.toJS() as unknown;
-  } catch (error) {
-    // Aliases are resolved only here: one to an undefined anchor, or an alias bomb. The reason
-    // stops before the anchor's name, which may be an unquoted value that starts with '*'.
-    const reason = (error as Error).message.split(':')[0] ?? 'cannot resolve an alias';
-    const key = keyThatFails(doc, doc.contents, '');
-    throw new WebConfigError(file, [key ? `${key}: ${reason}` : reason]);
-  }
-}
-
-/** The deepest mapping key whose value cannot be turned into JavaScript, so the message can name it. */
-function keyThatFails(doc: Document, node: unknown, path: string): string {
-  if (!isMap(node)) return path;
-  for (const { key, value } of node.items) {
-    if (!isScalar(key) || !isNode(value)) continue;
-    try {
-      value.toJS(doc);
-    } catch {
-      return keyThatFails(doc, value, keyPath(path, String(key.value)));
-    }
-  }
-  return path;
+  const parsed = parseYamlText(text);
+  if ('value' in parsed) return parsed.value;
+  throw new WebConfigError(
+    file,
+    parsed.problems.map(({ reason, line, col, key }) =>
+      key ? `${key}: ${reason}` : `${line ? `line ${line}, column ${col}: ` : ''}${reason}`,
+    ),
+  );
 }
 
 function readHeaders(value: unknown, problems: string[]): Record<string, string> {
