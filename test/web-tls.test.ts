@@ -19,6 +19,10 @@ const temp = tempDir();
 let pem: (name: string) => Buffer;
 beforeAll(() => {
   pem = makeCertSet(temp.dir);
+  // PEM armour around a body that is no certificate (a few base64 characters flipped).
+  const good = pem('server-a.crt').toString('utf8');
+  const body = good.split('\n')[3] ?? '';
+  writeFileSync(join(temp.dir, 'corrupt-ca.crt'), good.replace(body, body.split('').reverse().join('')));
 });
 afterAll(temp.cleanup);
 
@@ -205,7 +209,12 @@ describe('TLS files that cannot be used at start-up', () => {
     [
       'a client_ca_file without a certificate',
       tlsYaml('  client_ca_file: server-a.key\n  client_auth_type: RequireAnyClientCert\n'),
-      'tls_server_config.client_ca_file: no PEM certificate found',
+      'tls_server_config.client_ca_file: has no PEM certificate',
+    ],
+    [
+      'a client_ca_file with a corrupt certificate',
+      tlsYaml('  client_ca_file: corrupt-ca.crt\n  client_auth_type: RequireAnyClientCert\n'),
+      'tls_server_config.client_ca_file: has an invalid PEM certificate (the 1st)',
     ],
   ])('reports %s as a WebConfigError naming the file and the key', (_name, yaml, reason) => {
     const { file, error } = startUpError(yaml);

@@ -23,7 +23,7 @@ function parseCertificate(block: string): X509Certificate | undefined {
 }
 
 /** A CA bundle or a certificate chain: at least one PEM certificate, every one of them valid. */
-function checkCertificates(pem: string): void {
+export function checkCertificates(pem: string): void {
   const blocks = pem.match(certificateBlock) ?? [];
   if (blocks.length === 0) fail('has no PEM certificate');
   const bad = blocks.findIndex((block) => parseCertificate(block) === undefined);

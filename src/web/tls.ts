@@ -1,6 +1,7 @@
 /** Turns a parsed tls_server_config into Node TLS options (reading the files) and checks client certificates. */
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { readRegularFile } from '../config/files.js';
+import { checkCertificates } from '../config/tls-files.js';
 import type { ClientAuthType, TlsServerConfig } from './tls-config.js';
 
 export type TlsMaterial = {
@@ -42,15 +43,22 @@ function checkPem(options: SecureContextOptions, source: Source, key: string, wh
   }
 }
 
+/** The same rule as the agents' CA files: at least one PEM certificate, every one of them valid. */
+function checkClientCa(source: Source, ca: Buffer): void {
+  try {
+    checkCertificates(ca.toString('utf8'));
+  } catch (error) {
+    throw new Error(`${keyOf(source, 'client_ca')}: ${(error as Error).message}`);
+  }
+}
+
 /**
  * Reads cert, key and CA and builds a context once, so a broken pair fails here and not per connection.
  * Throws an Error whose message starts with the key at fault.
  */
 export function loadTlsMaterial(config: TlsServerConfig): TlsMaterial {
   const ca = config.clientCa && read(config.clientCa, 'client_ca');
-  if (ca && !ca.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new Error(`${keyOf(config.clientCa, 'client_ca')}: no PEM certificate found`);
-  }
+  if (config.clientCa && ca) checkClientCa(config.clientCa, ca);
   const cert = read(config.cert, 'cert');
   const key = read(config.key, 'key');
   checkPem({ cert }, config.cert, 'cert', 'certificate');
