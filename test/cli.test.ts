@@ -91,7 +91,9 @@ describe('command line', () => {
     writeFileSync(file, 'targets: *nowhere\n');
     const r = run(['--config.check', `--config.file=${file}`]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain(`${file}:1:10: Unresolved alias (the anchor must be set before the alias)`);
+    expect(r.stderr).toContain(
+      `${file}:1:10: targets: Unresolved alias (the anchor must be set before the alias)`,
+    );
     expect(r.stderr).not.toContain('fatal');
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });

@@ -258,9 +258,13 @@ describe('config file: one case per invalid input, exact message', () => {
     ['a: b: c', '/etc/x/c.yml:1:4: Nested mappings are not allowed in compact mappings'],
     [
       'targets: [&a {name: a, socket: /s}]\nx: *nope',
-      '/etc/x/c.yml:2:4: Unresolved alias (the anchor must be set before the alias)',
+      '/etc/x/c.yml:2:4: x: Unresolved alias (the anchor must be set before the alias)',
     ],
-    [billionLaughs, '/etc/x/c.yml: Excessive alias count indicates a resource exhaustion attack'],
+    [
+      'task_type_rules:\n  - {match: a, task_type: *nope}',
+      '/etc/x/c.yml:2:27: task_type_rules[0].task_type: Unresolved alias (the anchor must be set before the alias)',
+    ],
+    [billionLaughs, `/etc/x/c.yml: d[0]: Excessive alias count indicates a resource exhaustion attack`],
   ])('%j', (yaml, message) => {
     expect(problems(yaml, [], { HOME: '/root' })).toEqual([message]);
   });

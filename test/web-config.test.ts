@@ -135,7 +135,7 @@ const invalid: [string, string, string][] = [
     'basic_auth_users:\n  alice: *canary-anchor',
     'basic_auth_users.alice: Unresolved alias (the anchor must be set before the alias)',
   ],
-  ['an alias bomb', aliasBomb(), 'lol3: Excessive alias count indicates a resource exhaustion attack'],
+  ['an alias bomb', aliasBomb(), 'lol3[0]: Excessive alias count indicates a resource exhaustion attack'],
 ];
 
 /** "Billion laughs": each level is nine aliases of the one before it; lol3 alone is already too many. */

@@ -2,7 +2,7 @@
  * YAML text → a plain value, for the config file and the web config alike. Problems carry only the
  * YAML error's first sentence, its position and the key that holds it: never file content.
  */
-import { isMap, isNode, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { keyPath } from './yaml-walk.js';
 
@@ -21,15 +21,19 @@ function unresolvedAliasAt(doc: Document, lines: LineCounter): { line?: number; 
   return at;
 }
 
-/** The deepest mapping key whose value cannot be turned into JavaScript, so a message can name it. */
+/** The deepest key (or list index) whose value cannot be turned into JavaScript, so a message can name it. */
 function keyThatFails(doc: Document, node: unknown, path: string): string {
-  if (!isMap(node)) return path;
-  for (const { key, value } of node.items) {
-    if (!isScalar(key) || !isNode(value)) continue;
+  const children: [string | number, unknown][] = isMap(node)
+    ? node.items.flatMap(({ key, value }) => (isScalar(key) ? [[String(key.value), value] as const] : []))
+    : isSeq(node)
+      ? node.items.map((item, index) => [index, item] as const)
+      : [];
+  for (const [key, value] of children) {
+    if (!isNode(value)) continue;
     try {
       value.toJS(doc);
     } catch {
-      return keyThatFails(doc, value, keyPath(path, String(key.value)));
+      return keyThatFails(doc, value, keyPath(path, key));
     }
   }
   return path;
@@ -62,11 +66,14 @@ export function parseYamlText(text: string): { value: unknown } | { problems: Ya
   }
 }
 
-/** The config file's YAML; every problem names the file, line and column where known. */
+/** The config file's YAML; every problem names the file, line and column, and key, where known. */
 export function parseYaml(path: string, text: string): unknown {
   const parsed = parseYamlText(text);
   if ('value' in parsed) return parsed.value;
   throw new ConfigError(
-    parsed.problems.map(({ reason, line, col }) => `${path}${line ? `:${line}:${col}` : ''}: ${reason}`),
+    parsed.problems.map(
+      ({ reason, line, col, key }) =>
+        `${path}${line ? `:${line}:${col}` : ''}: ${key ? `${key}: ` : ''}${reason}`,
+    ),
   );
 }
