@@ -68,22 +68,31 @@ async function cycle() {
 
 const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const cpuMs = (u) => (u.user + u.system) / 1000;
+/** One cycle, then one /metrics render as Prometheus scrapes (gzip): the CPU of each, in ms. */
+async function cycleAndRender() {
+  const before = process.cpuUsage();
+  await cycle();
+  const poll = cpuMs(process.cpuUsage(before));
+  const r = process.cpuUsage();
+  const zipped = await metrics.registry.exposition(PROMETHEUS_CONTENT_TYPE, 'gzip');
+  return { poll, render: cpuMs(process.cpuUsage(r)), zipped };
+}
+
 /**
- * Warm-up (keys, /info, JIT), at least two cycles and 5 000 polls: the poll path's functions are
- * optimised one by one as their call counts build up, and the CPU per poll keeps falling until
- * 3 000-5 000 polls into a process (measured in windows of 500 polls: 1.7 ms at first, 0.55-0.7 ms
- * from 4 500 on at one target; 1.1 and 0.4-0.5 ms at 100; test/bench/HISTORY.md). What a fresh
- * process pays is reported apart: the first 1 000 polls (`coldMsPerPoll`).
+ * Warm-up (keys, /info, JIT): the measured loop itself, for at least two cycles and 5 000 polls.
+ * The poll path's functions are optimised one by one as their call counts build up, so the CPU
+ * per poll keeps falling for 3 000-5 000 polls of a fresh process; and a warm-up without the
+ * renders left the first few hundred measured polls dearer again (test/bench/HISTORY.md). What a
+ * fresh process pays is reported apart: its first 1 000 polls (`coldMsPerPoll`).
  */
 const warmUpPolls = 5000;
 const coldPolls = 1000;
 let coldCpu = 0;
 let coldDone = 0;
 for (let done = 0; done < Math.max(2 * targetCount, warmUpPolls); done += targetCount) {
-  const before = process.cpuUsage();
-  await cycle();
+  const { poll } = await cycleAndRender();
   if (coldDone < coldPolls) {
-    coldCpu += cpuMs(process.cpuUsage(before));
+    coldCpu += poll;
     coldDone += targetCount;
   }
 }
@@ -91,14 +100,10 @@ let pollCpu = 0;
 const renders = [];
 let bodyBytes = 0;
 for (let i = 0; i < cycles; i++) {
-  const before = process.cpuUsage();
-  await cycle();
-  pollCpu += cpuMs(process.cpuUsage(before));
-  const r = process.cpuUsage();
-  // As Prometheus scrapes: gzip (identity would add an inflation and a string per render).
-  const zipped = await metrics.registry.exposition(PROMETHEUS_CONTENT_TYPE, 'gzip');
+  const { poll, render, zipped } = await cycleAndRender();
+  pollCpu += poll;
+  renders.push(render);
   bodyBytes = zipped.readUInt32LE(zipped.length - 4); // the gzip trailer's ISIZE: the text's length
-  renders.push(cpuMs(process.cpuUsage(r)));
 }
 for (const t of targets) t.client.close();
 
