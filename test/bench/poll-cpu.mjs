@@ -141,6 +141,8 @@ process.stdout.write(
     polls: cycles * targetCount,
     cpuMsPerPoll: pollCpu / (cycles * targetCount),
     coldMsPerPoll: coldCpu / coldDone,
+    warmUpPolls,
+    coldPolls,
     bareMsPerRequest: bareCpu / (cycles * targetCount),
     renderMsAfterPoll: renders[Math.floor(renders.length / 2)],
     bodyBytes,

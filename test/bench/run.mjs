@@ -445,7 +445,7 @@ async function pollCpu(args) {
 function logPollCpu(what, res) {
   const each = res.cpuMsPerPollRuns.map((x) => x.toFixed(3)).join(', ');
   log(
-    `poll CPU, ${what}: ${res.cpuMsPerPoll.toFixed(3)} ms/poll (runs: ${each}), first 1000 polls ${res.coldMsPerPoll.toFixed(3)} ms/poll, bare GET ${res.bareMsPerRequest.toFixed(3)} ms`,
+    `poll CPU, ${what}: ${res.cpuMsPerPoll.toFixed(3)} ms/poll (runs: ${each}), first ${res.coldPolls} polls ${res.coldMsPerPoll.toFixed(3)} ms/poll, bare GET ${res.bareMsPerRequest.toFixed(3)} ms`,
   );
 }
 
@@ -546,8 +546,9 @@ function report(result) {
     );
     out.push(table(result.scrape.map(pick), scrapeColumns));
   }
+  const { warmUpPolls, coldPolls } = result.poll.byTargets[0];
   out.push(
-    `\nPoll path: CPU per target poll (process.cpuUsage), median of ${runs} process(es), after a warm-up of 5000 polls (the JIT's steady state); cold = the first 1000 polls of a fresh process; render = one /metrics render after a round; finished = the same answer every poll; bare GET = the same process's node:http GETs of the same answer, nothing else (the machine's speed in that run)`,
+    `\nPoll path: CPU per target poll (process.cpuUsage), median of ${runs} process(es), after a warm-up of ${warmUpPolls} polls (the JIT's steady state); cold = the first ${coldPolls} polls of a fresh process; render = one /metrics render after a round; finished = the same answer every poll; bare GET = the same process's node:http GETs of the same answer, nothing else (the machine's speed in that run)`,
   );
   out.push(
     table(
@@ -670,7 +671,7 @@ function report(result) {
     [
       '<= 1 ms CPU per 9-node poll',
       result.poll.byTargets.every((p) => p.cpuMsPerPoll <= 1),
-      `${result.poll.byTargets.map((p) => f3(p.cpuMsPerPoll)).join(' / ')} (a bare node:http GET in the same processes: ${result.poll.byTargets.map((p) => f3(p.bareMsPerRequest)).join(' / ')}; the first 1000 polls of a fresh process: ${result.poll.byTargets.map((p) => f3(p.coldMsPerPoll)).join(' / ')})`,
+      `${result.poll.byTargets.map((p) => f3(p.cpuMsPerPoll)).join(' / ')} (a bare node:http GET in the same processes: ${result.poll.byTargets.map((p) => f3(p.bareMsPerRequest)).join(' / ')}; the first ${result.poll.byTargets[0].coldPolls} polls of a fresh process: ${result.poll.byTargets.map((p) => f3(p.coldMsPerPoll)).join(' / ')})`,
     ],
     [
       '1000 targets every 15 s < 7 % of a core (the whole exporter process on its schedule)',
