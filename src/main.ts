@@ -14,6 +14,7 @@ import { credentialsFromConfig, startExporter, type CredentialSource } from './e
 import { createLogger, type Logger } from './logger.js';
 import { parseSimulateArgs, simulateUsage } from './simulator/cli.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
+import { pinTickObjectShape } from './tick-shape.js';
 import { revision, version } from './version.js';
 import { loadWebState } from './web/reload.js';
 import { WebConfigError } from './web/web-config.js';
@@ -56,6 +57,8 @@ export async function main(argv: string[], env: Env): Promise<number> {
 async function runExporter(config: ExporterConfig, env: Env, load: () => ExporterConfig): Promise<number> {
   const logger = createLogger(config.log);
   logUnexpected(logger);
+  // A long-running server: keep process.nextTick's fast path (see tick-shape.ts).
+  await pinTickObjectShape();
   let credentials: CredentialSource = credentialsFromConfig(env);
   let demo: Simulator | undefined;
   let withDemo = (c: ExporterConfig) => c;

@@ -23,7 +23,11 @@ import { createObshellClient } from '../../dist/src/obshell/client.js';
 import { recordPoll } from '../../dist/src/record-poll.js';
 import { createLimiter } from '../../dist/src/schedule.js';
 import { TargetTracker } from '../../dist/src/target.js';
+import { pinTickObjectShape } from '../../dist/src/tick-shape.js';
 import { bareGet } from './lib.mjs';
+
+// As the exporter's main does at start (src/tick-shape.ts).
+await pinTickObjectShape();
 
 const [url, targetsArg, pollsArg] = process.argv.slice(2);
 const targetCount = Number(targetsArg);
