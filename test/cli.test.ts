@@ -35,6 +35,20 @@ afterAll(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * The port an exporter started with `--web.listen-address=127.0.0.1:0` reports in its start-up
+ * line. A port picked in advance can be taken meanwhile (a parallel test's ephemeral port).
+ */
+async function startedPort(log: () => string): Promise<number> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(log());
+    if (m) return Number(m[1]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the exporter did not start; log:\n${log().slice(-2000)}`);
+}
+
 describe('command line', () => {
   it('prints help and version, exit 0', () => {
     const help = run(['--help']);
@@ -228,14 +242,14 @@ describe('--demo', () => {
       .join('\n');
 
   it('serves live metrics from the simulator that change over time, and stops cleanly on SIGTERM', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
     const proc = spawn(
       process.execPath,
-      [main, '--demo', `--web.listen-address=127.0.0.1:${port}`, '--poll.schedule=*/1 * * * * *'],
+      [main, '--demo', '--web.listen-address=127.0.0.1:0', '--poll.schedule=*/1 * * * * *'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child = proc;
     proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const port = await startedPort(() => stderr);
     const deadline = Date.now() + 40_000;
     const seen = new Set<string>();
     while (Date.now() < deadline && seen.size < 3) {
@@ -268,21 +282,16 @@ describe('reload', () => {
     const target = (name: string) =>
       `  - name: ${name}\n    urls: [${sim.url}]\n    password_file: ${secret}\n`;
     writeFileSync(file, `targets:\n${target('one')}`);
-    const port = 20000 + Math.floor(Math.random() * 20000);
     const proc = spawn(
       process.execPath,
-      [
-        main,
-        `--config.file=${file}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--poll.schedule=*/1 * * * * *',
-      ],
+      [main, `--config.file=${file}`, '--web.listen-address=127.0.0.1:0', '--poll.schedule=*/1 * * * * *'],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
       },
     );
     let log = '';
     proc.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    let port = 0;
     const metrics = async () =>
       (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text() ?? '';
     const until = async (check: (text: string) => boolean, what: string) => {
@@ -294,6 +303,7 @@ describe('reload', () => {
       throw new Error(`timed out waiting for ${what}; log:\n${log.slice(-2000)}`);
     };
     try {
+      port = await startedPort(() => log);
       await until((t) => t.includes('obshell_up{target="one"} 1'), 'target one');
       writeFileSync(file, `targets:\n${target('one')}${target('two')}`);
       proc.kill('SIGHUP');
