@@ -19,6 +19,10 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
     [['-x'], '-x: unknown flag'],
     [['serve'], '"serve": unexpected argument'],
     [
+      ['--log.level=debug', 'simulate'],
+      '"simulate": a command, so it goes first ("obshell-exporter simulate [flags]")',
+    ],
+    [
       ['--obshell.password', 'S3cr3t-Zq9'],
       '--obshell.password: unknown flag\nthe argument after --obshell.password: unexpected (not shown: it may be a secret)',
     ],

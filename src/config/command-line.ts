@@ -60,8 +60,13 @@ function addToken(given: Map<FlagName, Given>, token: OptionToken, problems: str
 }
 
 function positionalProblem(value: string, afterUnknownFlag: string | undefined): string {
-  if (afterUnknownFlag === undefined) return `${quote(value)}: unexpected argument`;
-  return `the argument after ${afterUnknownFlag}: unexpected (not shown: it may be a secret)`;
+  if (afterUnknownFlag !== undefined) {
+    return `the argument after ${afterUnknownFlag}: unexpected (not shown: it may be a secret)`;
+  }
+  // The one command is recognised only as the first argument, before any flag is read.
+  if (value === 'simulate')
+    return `"simulate": a command, so it goes first ("obshell-exporter simulate [flags]")`;
+  return `${quote(value)}: unexpected argument`;
 }
 
 function collectArgv(argv: string[], problems: string[]): Map<FlagName, Given> {
