@@ -58,6 +58,11 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
       ['--obshell.url=http://root:pw@h:2886'],
       '--obshell.url: must not contain a user or password (use a password file)',
     ],
+    // Passwords holding `/`, `?` or `#` do not parse as a user part: still refused, never echoed.
+    ...['S3cr/t', 'p#ss', 'pa?ss', '1234/x'].map((pw): [string[], string] => [
+      [`--obshell.url=http://root:${pw}@h:2886`],
+      '--obshell.url: must not contain a user or password (use a password file)',
+    ]),
     [['--obshell.url=,'], '--obshell.url: must not be empty'],
     [['--obshell.url=https://h:0'], '--obshell.url: "https://h:0" has port 0, which no agent listens on'],
     [['--obshell.target-name= '], '--obshell.target-name: must not be only whitespace'],

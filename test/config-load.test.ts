@@ -129,6 +129,10 @@ describe('config file: one case per invalid input, exact message', () => {
       'targets[0].urls[0]: must not contain a user or password (use a password file)',
     ],
     [
+      'targets:\n  - {name: a, urls: ["http://u:hun#ter2@a:1"]}',
+      'targets[0].urls[0]: must not contain a user or password (use a password file)',
+    ],
+    [
       'targets:\n  - {name: a, socket: /s}\n  - {name: b, socket: /t, pasword_file: /etc/x/pw}',
       'targets[1].pasword_file: unknown key',
     ],

@@ -4,14 +4,13 @@ import { reservedPaths } from './defaults.js';
 import { fail, InvalidValueError, quote } from './problems.js';
 import type { ConfigIo, FileKind, Shard } from './types.js';
 
-// Hides a user:password part before echoing a URL in a message.
-function hideUserInfo(text: string): string {
-  return text.replace(/^((?:[^:/?#]+:)?(?:\/\/)?)[^/?#]*@/, '$1***@');
-}
+const userInfoRefused = 'must not contain a user or password (use a password file)';
 
 /** An agent URL: http or https, a host, optional port, nothing else. Returns the origin (`http://host:port`). */
 export function parseAgentUrl(text: string): string {
-  const shown = quote(hideUserInfo(text));
+  // Before anything echoes the text: a password holding `/`, `?` or `#` does not even parse as one.
+  if (text.includes('@')) fail(userInfoRefused);
+  const shown = quote(text);
   let url: URL;
   try {
     url = new URL(text);
@@ -19,9 +18,6 @@ export function parseAgentUrl(text: string): string {
     fail(`${shown} is not an http or https URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`${shown} is not an http or https URL`);
-  if (url.username !== '' || url.password !== '') {
-    fail('must not contain a user or password (use a password file)');
-  }
   if (text.includes('?') || text.includes('#')) fail(`${shown} must not have a query or fragment`);
   if (url.pathname !== '/') fail(`${shown} must not have a path`);
   if (url.port === '0') fail(`${shown} has port 0, which no agent listens on`);
