@@ -103,6 +103,27 @@ describe('cardinality bounds', () => {
   });
 });
 
+describe('truncated agent labels', () => {
+  it('gives agents whose addresses truncate alike one execute_times series, not two identical ones', async () => {
+    const h = createHarness({ limits: { maxTaskTypes: 50, maxNodes: 50, maxLabelLength: 8 } });
+    const dag = dagJson({
+      id: '5',
+      name: 'Deploy',
+      state: 'RUNNING',
+      nodes: [
+        { name: 'Deploy', state: 'RUNNING', start: 0, executeTimes: 2, agents: ['10.0.0.11', '10.0.0.12'] },
+      ],
+    });
+    h.poll('c1', { outcome: ok(dag) });
+    const lines = (await h.render())
+      .split('\n')
+      .filter((l) => l.startsWith('obshell_maintenance_subtask_execute_times{'));
+    expect(lines).toEqual([
+      'obshell_maintenance_subtask_execute_times{target="c1",task_id="5",task_type="Deploy",node_index="1",node="Deploy",agent="10.0.0.1"} 2',
+    ]);
+  });
+});
+
 describe('state-change log', () => {
   it('logs one info line per task state change, not per poll', () => {
     const h = createHarness();

@@ -112,11 +112,12 @@ function mapNodes(
       : undefined;
     if (elapsed !== undefined) nodeElapsed.push({ labels, value: elapsed });
     for (const sub of node.sub_tasks) {
-      const agent = `${sub.execute_agent.ip}:${sub.execute_agent.port}`;
+      // Keyed by the label as exported: agents whose addresses truncate alike share it too.
+      const agent = ctx.truncate(`${sub.execute_agent.ip}:${sub.execute_agent.port}`);
       const key = `${i}\u0000${agent}`;
       // Two sub-tasks of one node on one agent share a series: keep the larger count.
       const value = Math.max(sub.execute_times, executeTimes.get(key)?.value ?? 0);
-      executeTimes.set(key, { labels: { ...labels, agent: ctx.truncate(agent) }, value });
+      executeTimes.set(key, { labels: { ...labels, agent }, value });
     }
   });
   return { nodeState, nodeElapsed, subtaskExecuteTimes: [...executeTimes.values()] };
