@@ -228,6 +228,19 @@ describe('client × simulator: legacy errors and flapping', () => {
     expect(outcome).toMatchObject({ kind: 'failure', reason: 'auth', status: 401, errCode: '10008' });
   });
 
+  it('recovers from a key rotation on an agent that answers every auth failure with code 10008', async () => {
+    const sim = await simulator({ keyBits: 512, fault: 'old_errors' });
+    const client = clientFor([sim.url]);
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    sim.rotateKey(1024);
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    expect(sim.requestCount('/api/v1/secret')).toBe(2);
+    // A wrong password there looks the same: its key, a fresh key and one retry, then auth.
+    const wrong = clientFor([sim.url], { password: () => 'wrong-pw' });
+    expect(await wrong.fetchLastMaintenanceTask()).toMatchObject({ kind: 'failure', reason: 'auth' });
+    expect(sim.requestCount('/api/v1/secret')).toBe(4);
+  });
+
   it('a flapping agent alternates between ok and http, each poll classified on its own', async () => {
     const sim = await simulator({ fault: 'flap' });
     const client = clientFor([sim.url]);

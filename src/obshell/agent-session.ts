@@ -9,7 +9,7 @@ import {
   decodeEnvelopeHead,
   envelopeFailure,
   failure,
-  isDecryptFailed,
+  mayBeStaleKey,
   isTaskNotFound,
   safeParse,
   type Failure,
@@ -219,7 +219,7 @@ function staleKey(result: TransportResult): boolean {
   // Only a 401 can mean "decryption failed": do not parse every successful body twice.
   if (result.kind === 'failure' || result.answer.status !== 401) return false;
   const decoded = decodeEnvelope(result.answer);
-  return decoded.kind === 'envelope' && isDecryptFailed(decoded.status, decoded.envelope);
+  return decoded.kind === 'envelope' && mayBeStaleKey(decoded.status, decoded.envelope);
 }
 
 /** Auth v1 (obshell 4.2.2.0) is not implemented: say so instead of sending a header it rejects. */

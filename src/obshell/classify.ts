@@ -144,12 +144,16 @@ export function safeParse<T extends z.ZodType>(
   }
 }
 
-/** True for the 401 that means "your cached public key is stale" (contract §2.6). */
-export function isDecryptFailed(status: number, envelope: Envelope): boolean {
+/**
+ * True for a 401 that may mean "your cached public key is stale" (contract §2.6): DecryptFailed
+ * (legacy code 1), or the bare `code:10008` with which obshell 4.2.3-4.3.0 answer every auth
+ * failure (§2.4), where a stale key looks like any other refusal.
+ */
+export function mayBeStaleKey(status: number, envelope: Envelope): boolean {
   const error = envelope.error;
-  return (
-    status === 401 && (error?.errCode === decryptFailedErrCode || error?.code === legacyDecryptFailedCode)
-  );
+  if (status !== 401 || !error) return false;
+  if (error.errCode === decryptFailedErrCode || error.code === legacyDecryptFailedCode) return true;
+  return error.errCode === undefined && error.code === legacyUnauthorizedCode;
 }
 
 /** 404 Task.NotFound (or legacy code 2300): the cluster never had a maintenance DAG. */
