@@ -111,6 +111,14 @@ describe('client × simulator: auth', () => {
     expect(outcome.kind).toBe('ok');
   });
 
+  it('uses the root@sys header with an agent that has no agent password, even when one is given', async () => {
+    const sim = await simulator();
+    const outcome = await clientFor([sim.url], {
+      agentPassword: () => 'sim-agent-pw',
+    }).fetchLastMaintenanceTask();
+    expect(outcome.kind).toBe('ok');
+  });
+
   it('sends an empty password to a SINGLE agent', async () => {
     const sim = await simulator({ identity: 'SINGLE' });
     const outcome = await clientFor([sim.url], { password: () => 'anything' }).fetchLastMaintenanceTask();

@@ -93,7 +93,9 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
 
   function authFor(agentInfo: AgentInfo, rsaKey: KeyObject, credentials: Credentials): RequestAuth {
     const { agentPassword, password } = credentials;
-    if (agentPassword !== undefined) {
+    // Only an agent that has an agent password takes its header (as the SDKs choose): the flag is
+    // every target's default, and a fleet may mix agents with and without one.
+    if (agentPassword !== undefined && agentInfo.security === true) {
       return { headerName: agentHeaderName, publicKey: rsaKey, password: () => agentPassword };
     }
     // A SINGLE agent (not in a cluster yet) takes an empty root password (contract §1.3).
