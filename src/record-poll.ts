@@ -16,6 +16,7 @@ export function recordPoll(
   const report = tracker.apply(outcome, timing);
   const { logger } = deps;
   const metrics = deps.metrics.target(target);
+  metrics.releaseSeen();
   metrics.setSnapshot(report.series, report.sameTask);
   if (outcome.kind === 'failure') {
     metrics.inc('pollErrors', { reason: outcome.reason });

@@ -6,7 +6,8 @@
  * The story is a scale-out that fails at stage 5/9 and succeeds after a retry (simulator scenario
  * `retry`), moved forward by the simulator's clock: RUNNING → FAILED (ObshellMaintenanceTaskFailed
  * fires and reaches the webhook) → retried (it resolves, ObshellMaintenanceTaskRetried fires) →
- * SUCCEED; then obshell answers 500 and stops (ObshellTargetDown), and last the exporter stops
+ * SUCCEED; then a short tenant task appears already finished (its first result counted by
+ * increase()); then obshell answers 500 and stops (ObshellTargetDown), and last the exporter stops
  * (ObshellExporterDown). Every dashboard query must have returned data at some point of it.
  *
  * Needs /usr/bin/prometheus and /usr/bin/prometheus-alertmanager (Debian packages `prometheus` and
@@ -400,6 +401,28 @@ describe('end to end with the real Prometheus and Alertmanager', () => {
       ).toBe(1);
       expect(await prom.value(`sum(obshell_maintenance_subtask_retries_total{target="${target}"})`)).toBe(1);
       expect(await hasAlert('ObshellMaintenanceTaskFailed')).toBe(false);
+    },
+    testTimeout,
+  );
+
+  it(
+    'counts in increase() the result of a task type first seen already finished',
+    async () => {
+      // A short task that started and finished between two polls: a new task type, all its series
+      // born in the poll that brings its result and node durations.
+      simulator!.setScenario('tenant');
+      setStory(storySecond + 100);
+      const count = `obshell_maintenance_task_duration_seconds_count{target="${target}",task_type=~"Create tenant.*",result="succeeded"}`;
+      await waitFor(
+        async () => (await prom.value(`sum(${count})`)) === 1,
+        promWait,
+        'the tenant task observed once in Prometheus',
+      );
+      // Prometheus scraped the series at 0 before the event: increase() sees it.
+      expect(await prom.value(`sum(increase(${count}[1m]))`)).toBeGreaterThan(0);
+      const nodes = `obshell_maintenance_node_duration_seconds_count{target="${target}",task_type=~"Create tenant.*"}`;
+      expect(await prom.value(`sum(${nodes})`)).toBe(6);
+      expect(await prom.value(`sum(increase(${nodes}[1m]))`)).toBeGreaterThan(5);
     },
     testTimeout,
   );

@@ -57,7 +57,8 @@ const cases: Record<string, Step[]> = {
   pass: scenarioPolls('pass', 165),
   tenant: scenarioPolls('tenant', 75),
   'scenario-none': scenarioPolls('none', 30),
-  seed: [{ outcome: ok(seed) }],
+  // Polled twice: the first poll creates the node series at zero, the second shows its events.
+  seed: [{ outcome: ok(seed) }, { outcome: ok(seed), at: 75 }],
   none: [{ outcome: noTask }],
   'poll-failed': [
     { outcome: ok(seed) },
@@ -71,7 +72,7 @@ const cases: Record<string, Step[]> = {
       at: 75,
     },
   ],
-  'hostile-names': [{ outcome: ok(hostileNames) }],
+  'hostile-names': [{ outcome: ok(hostileNames) }, { outcome: ok(hostileNames), at: 75 }],
 };
 
 describe('golden exposition', () => {

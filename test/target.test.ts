@@ -17,6 +17,7 @@ describe('current task series', () => {
   it("a new task id replaces the old task's series as a whole", async () => {
     const h = createHarness();
     h.poll('c1', { outcome: task('1142', 'Cluster scale out', 'SUCCEED') });
+    await h.render(); // a scrape, as Prometheus makes between polls: the finished task shows next poll
     h.poll('c1', { outcome: task('1143', 'Create tenant t1') });
     const text = await h.render();
     expect(text).not.toMatch(/\{[^}]*task_id="1142"/);
@@ -135,5 +136,38 @@ describe('state-change log', () => {
       'maintenance task "Cluster scale out" (7): new task -> RUNNING/RUN at stage 1/1',
       'maintenance task "Cluster scale out" (7): RUNNING/RUN -> FAILED/RUN at stage 1/1',
     ]);
+  });
+});
+
+describe('first events of new series wait for a scrape', () => {
+  const failures = 'obshell_maintenance_task_failures_total{target="c1",task_type="Cluster scale out"}';
+  const durations =
+    'obshell_maintenance_node_duration_seconds_count{target="c1",task_type="Cluster scale out",node="Cluster scale out step"}';
+  const valueOf = (text: string, series: string) =>
+    Number(
+      text
+        .split('\n')
+        .find((l) => l.startsWith(`${series} `))
+        ?.slice(series.length + 1),
+    );
+
+  it('shows a series born with its first event at zero until a scrape has seen it, then the event', async () => {
+    const h = createHarness();
+    h.poll('c1', { outcome: task('7', 'Cluster scale out', 'FAILED'), at: 60 });
+    h.poll('c1', { outcome: task('7', 'Cluster scale out', 'FAILED'), at: 75 }); // no scrape in between
+    const first = await h.render();
+    expect([valueOf(first, failures), valueOf(first, durations)]).toEqual([0, 0]);
+    h.poll('c1', { outcome: task('7', 'Cluster scale out', 'FAILED'), at: 90 });
+    const second = await h.render();
+    expect([valueOf(second, failures), valueOf(second, durations)]).toEqual([1, 1]);
+  });
+
+  it('counts an event of a series a scrape has already seen in the poll that brings it', async () => {
+    const h = createHarness();
+    h.poll('c1', { outcome: task('7', 'Cluster scale out', 'RUNNING'), at: 60 });
+    expect(valueOf(await h.render(), failures)).toBe(0);
+    h.poll('c1', { outcome: task('7', 'Cluster scale out', 'FAILED'), at: 75 });
+    const text = await h.render();
+    expect([valueOf(text, failures), valueOf(text, durations)]).toEqual([1, 1]);
   });
 });

@@ -149,9 +149,19 @@ describe('tracker: the mapping of the same finished DAG is reused, and only then
     const before = await h.render();
     h.poll('c1', { outcome, at: 75 });
     const after = await h.render();
-    const taskLines = (text: string) => text.split('\n').filter((l) => l.startsWith('obshell_maintenance_'));
+    // The task gauges; the histogram's event, held until a scrape saw it at zero, shows now.
+    const taskLines = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('obshell_maintenance_') && !/_(bucket|sum|count|total)\{/.test(l));
     expect(taskLines(after)).toEqual(taskLines(before));
     expect(after).toContain(`obshell_exporter_last_poll_success_timestamp_seconds{target="c1"} ${base + 75}`);
+    const count =
+      'obshell_maintenance_task_duration_seconds_count{target="c1",task_type="Cluster scale out",result="succeeded"}';
+    expect(
+      [before, after].map((text) => text.includes(`${count} 0`) && !text.includes(`${count} 1`)),
+    ).toEqual([true, false]);
+    expect(after).toContain(`${count} 1`);
   });
 
   it('maps again after a failed poll, which withdrew the task gauges', async () => {

@@ -52,6 +52,8 @@ const gunzipAsync = promisify(gunzip);
 
 /** One build: the gzip bytes, and the identity bytes once someone asked for them. */
 export type CachedBody = {
+  /** The cache's generation when the build started: it holds every series created up to then. */
+  readonly generation: number;
   readonly zipped: Buffer;
   identity?: Buffer | Promise<Buffer>;
   inflateOnSend?: InflateOnSend;
@@ -62,6 +64,13 @@ export type CachedBody = {
  * into the response), and the inflated length for Content-Length.
  */
 export type InflateOnSend = { readonly zipped: Buffer; readonly length: number };
+
+/**
+ * The body cache's clock, as TargetMetrics sees it: `generation` counts changes, and `served` is
+ * the generation of the newest body handed to a scraper, so a series created at generation g has
+ * been scraped once `served >= g`.
+ */
+export type Exposure = { readonly generation: number; readonly served: number };
 
 /** The identity bytes of exactly this build. */
 export function identityOf(body: CachedBody): Promise<Buffer> {
@@ -124,6 +133,8 @@ export function createBodyCache(targets: () => readonly TargetMetrics[]) {
   const changed = (): void => {
     generation += 1;
   };
+  /** The newest generation a scraper has been handed (see Exposure). */
+  let served = 0;
 
   /** Process metrics change all the time: re-render them at most once per second per format. */
   function refreshDefaults(registry: Registry<RegistryContentType>, format: Format): void {
@@ -201,6 +212,22 @@ export function createBodyCache(targets: () => readonly TargetMetrics[]) {
       return metric;
     },
 
+    /** What TargetMetrics asks to know whether a series has been scraped yet. */
+    exposure: {
+      get generation(): number {
+        return generation;
+      },
+      get served(): number {
+        return served;
+      },
+    } satisfies Exposure,
+
+    /** Records that `body` went to a scraper: the series it holds have now been seen. */
+    served(body: CachedBody): CachedBody {
+      if (body.generation > served) served = body.generation;
+      return body;
+    },
+
     /** The cached body when nothing changed since it was built; no render. */
     current(registry: Registry<RegistryContentType>, format: Format): CachedBody | undefined {
       refreshDefaults(registry, format);
@@ -236,7 +263,7 @@ export function createBodyCache(targets: () => readonly TargetMetrics[]) {
         (samples[f] as unknown[]).length = groups.length;
       }
       segments.push(await tail(registry, format));
-      const body: CachedBody = { zipped: gzipSegments(segments) };
+      const body: CachedBody = { generation: at, zipped: gzipSegments(segments) };
       bodies[format] = { generation: at, body, builtAt: performance.now() };
       return body;
     },

@@ -63,21 +63,22 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
     const format = formatOf(contentType);
     // While a build is queued, only a recent body jumps the queue; otherwise keep scrapes in order.
     const current = this.#busy > 0 ? undefined : this.#cache.current(this, format);
-    const body = current ?? this.#cache.recent(format);
-    if (!body) return undefined;
+    const recent = current ?? this.#cache.recent(format);
+    if (!recent) return undefined;
+    const body = this.#cache.served(recent);
     if (encoding === 'gzip') return body.zipped;
     return readyIdentityAnswer(body);
   }
 
   /** What a scrape gets: the gzip bytes, the identity bytes, or a large body to inflate while sending. */
   async scrape(contentType: RegistryContentType, encoding: Encoding): Promise<Buffer | InflateOnSend> {
-    const body = await this.#build(formatOf(contentType));
+    const body = this.#cache.served(await this.#build(formatOf(contentType)));
     return encoding === 'gzip' ? body.zipped : identityAnswer(body);
   }
 
   /** The body for `contentType`, from the cache when nothing changed since the last build. */
   async exposition(contentType: RegistryContentType, encoding: Encoding = 'identity'): Promise<Buffer> {
-    const body = await this.#build(formatOf(contentType));
+    const body = this.#cache.served(await this.#build(formatOf(contentType)));
     return encoding === 'gzip' ? body.zipped : identityOf(body);
   }
 
@@ -96,7 +97,8 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
 
   /** prom-client's API: the current exposition as text, in the registry's content type. */
   override async metrics(): Promise<string> {
-    return (await identityOf(await this.#build(formatOf(this.contentType)))).toString('utf8');
+    const body = this.#cache.served(await this.#build(formatOf(this.contentType)));
+    return (await identityOf(body)).toString('utf8');
   }
 }
 
@@ -128,7 +130,7 @@ export function createExporterMetrics(options: {
     target(name: string): TargetMetrics {
       let target = targets.get(name);
       if (!target) {
-        target = new TargetMetrics(name, cache.changed);
+        target = new TargetMetrics(name, cache.changed, cache.exposure);
         targets.set(name, target);
         list = [...targets.values()];
         cache.changed();

@@ -4,6 +4,7 @@
  * tells the body cache which chunks changed since it last compressed them. prom-client renders a
  * family for all targets at once; a fleet needs one target's change to cost one target's text.
  */
+import type { Exposure } from './body-cache.js';
 import { catalogue, snapshotGauges, taskGauges, type MetricKey } from './catalogue.js';
 import { escapeLabelValue, formatValue, renderSamples } from './exposition-text.js';
 import { packText, unpackText, type PackedText } from './packed-text.js';
@@ -32,14 +33,38 @@ const indexOf = (key: MetricKey): number => familyIndex.get(key) as number;
 /** Label values other than `target`, by label name. */
 export type Labels = Readonly<Record<string, string>>;
 
-type CounterSeries = { readonly labels: string; value: number };
-type HistogramSeries = {
+/**
+ * The families whose label sets come from the tasks (a task type, a node): their series are born
+ * when a poll first sees those values, often in the poll that brings their first event. Such an
+ * event is held until a scraper has seen the series at zero, or rate() and increase() would never
+ * count it (they need two samples). Poll errors and skips are born with the target instead.
+ */
+const heldFamilies: ReadonlySet<CounterKey | HistogramKey> = new Set([
+  'taskFailures',
+  'subtaskRetries',
+  'taskDuration',
+  'nodeDuration',
+]);
+
+/** Every series is seen at once: for a TargetMetrics with no body cache behind it (unit tests). */
+const alwaysSeen: Exposure = { generation: 0, served: 0 };
+
+type Counts = { readonly buckets: number[]; sum: number; count: number };
+
+type CounterSeries = {
+  readonly labels: string;
+  value: number;
+  /** The generation that created it (Exposure): until a scraper has seen it, increments wait in `held`. */
+  readonly born: number;
+  held: number;
+};
+type HistogramSeries = Counts & {
   readonly labels: string;
   /** Per-bucket (not cumulative) counts. A plain array: a typed array per series costs a backing
    * store outside the heap, ~600 bytes each, 14 per target. */
   readonly buckets: number[];
-  sum: number;
-  count: number;
+  readonly born: number;
+  held: Counts | undefined;
 };
 
 export class TargetMetrics {
@@ -51,11 +76,43 @@ export class TargetMetrics {
   readonly #snapshot: PackedText[] = snapshotGauges.map(() => '');
   readonly #counters = new Map<CounterKey, Map<string, CounterSeries>>();
   readonly #histograms = new Map<HistogramKey, Map<string, HistogramSeries>>();
+  readonly #exposure: Exposure;
+  /** Series with events held back (heldFamilies), by family. */
+  readonly #holding = new Map<CounterKey | HistogramKey, Set<CounterSeries | HistogramSeries>>();
 
-  /** @param changed called on every change, so the body cache knows its body is stale */
-  constructor(name: string, changed: () => void) {
+  /**
+   * @param changed called on every change, so the body cache knows its body is stale
+   * @param exposure the body cache's clock; without one, no event is held
+   */
+  constructor(name: string, changed: () => void, exposure: Exposure = alwaysSeen) {
     this.name = name;
     this.#changed = changed;
+    this.#exposure = exposure;
+  }
+
+  /**
+   * Adds the held events of every series a scraper has seen since to what it renders. Called at
+   * the start of each poll, so an event waits at least one poll interval and at most until the
+   * first scrape after its series was born.
+   */
+  releaseSeen(): void {
+    for (const [key, held] of this.#holding) {
+      let released = false;
+      for (const series of held) {
+        if (!this.#seen(series)) continue;
+        if ('value' in series) {
+          series.value += series.held;
+          series.held = 0;
+        } else if (series.held) {
+          addCounts(series, series.held);
+          series.held = undefined;
+        }
+        held.delete(series);
+        released = true;
+      }
+      if (held.size === 0) this.#holding.delete(key);
+      if (released) this.#bump(indexOf(key));
+    }
   }
 
   /**
@@ -74,9 +131,20 @@ export class TargetMetrics {
 
   /** Adds `by` to a counter; `by` 0 creates the series at zero, so rate() sees its first increment. */
   inc(key: CounterKey, labels: Labels, by = 1): void {
-    const [series, created] = this.#series(this.#counters, key, labels, (l) => ({ labels: l, value: 0 }));
+    const [series, created] = this.#series(this.#counters, key, labels, (l) => ({
+      labels: l,
+      value: 0,
+      born: this.#birth(),
+      held: 0,
+    }));
+    if (created) this.#bump(indexOf(key));
+    if (by === 0) return;
+    if (this.#mustHold(key, series)) {
+      series.held += by;
+      return;
+    }
     series.value += by;
-    if (created || by !== 0) this.#bump(indexOf(key));
+    this.#bump(indexOf(key));
   }
 
   /** Creates a histogram series at zero unless it exists. */
@@ -87,13 +155,15 @@ export class TargetMetrics {
 
   observe(key: HistogramKey, labels: Labels, value: number): void {
     if (!Number.isFinite(value)) return;
-    const [series] = this.#histogram(key, labels);
+    const [series, created] = this.#histogram(key, labels);
+    if (created) this.#bump(indexOf(key));
     const bounds = catalogue[key].buckets;
+    const into = this.#mustHold(key, series) ? (series.held ??= emptyCounts(bounds.length)) : series;
     const bucket = bounds.findIndex((bound) => value <= bound);
-    if (bucket >= 0) series.buckets[bucket] = (series.buckets[bucket] ?? 0) + 1;
-    series.sum += value;
-    series.count += 1;
-    this.#bump(indexOf(key));
+    if (bucket >= 0) into.buckets[bucket] = (into.buckets[bucket] ?? 0) + 1;
+    into.sum += value;
+    into.count += 1;
+    if (into === series) this.#bump(indexOf(key));
   }
 
   /** The sample lines of family `f` (index in targetFamilies), '' when it has none. */
@@ -114,10 +184,28 @@ export class TargetMetrics {
     const size = catalogue[key].buckets.length;
     return this.#series(this.#histograms, key, labels, (l) => ({
       labels: l,
-      buckets: new Array<number>(size).fill(0),
-      sum: 0,
-      count: 0,
+      ...emptyCounts(size),
+      born: this.#birth(),
+      held: undefined,
     }));
+  }
+
+  /** The generation a series created now shows up in: the one its creation's bump starts. */
+  #birth(): number {
+    return this.#exposure.generation + 1;
+  }
+
+  #seen(series: CounterSeries | HistogramSeries): boolean {
+    return this.#exposure === alwaysSeen || this.#exposure.served >= series.born;
+  }
+
+  /** True when an event of `series` must wait (and then it is registered as waiting). */
+  #mustHold(key: CounterKey | HistogramKey, series: CounterSeries | HistogramSeries): boolean {
+    if (!heldFamilies.has(key) || this.#seen(series)) return false;
+    let held = this.#holding.get(key);
+    if (!held) this.#holding.set(key, (held = new Set()));
+    held.add(series);
+    return true;
   }
 
   /** The series of `key` with these labels, created when missing (second element true). */
@@ -172,4 +260,14 @@ export class TargetMetrics {
     }
     return lines.join('\n');
   }
+}
+
+function emptyCounts(size: number): Counts {
+  return { buckets: new Array<number>(size).fill(0), sum: 0, count: 0 };
+}
+
+function addCounts(into: Counts, from: Counts): void {
+  from.buckets.forEach((n, i) => (into.buckets[i] = (into.buckets[i] ?? 0) + n));
+  into.sum += from.sum;
+  into.count += from.count;
 }

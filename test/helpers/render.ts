@@ -51,8 +51,15 @@ export function createHarness(options: { limits?: Limits; startedAt?: number } =
   return { metrics, poll, logLines, render: () => metrics.registry.metrics(), trackers };
 }
 
+/**
+ * /metrics after `steps`, scraped after each poll as Prometheus would: an event of a series the
+ * poll created shows from the next poll on, once a scrape has seen the series at zero.
+ */
 export async function renderSteps(steps: readonly Step[], target = 'ob-cluster-1'): Promise<string> {
   const h = createHarness();
-  for (const step of steps) h.poll(target, step);
+  for (const step of steps) {
+    h.poll(target, step);
+    await h.render();
+  }
   return h.render();
 }
