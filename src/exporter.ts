@@ -74,8 +74,13 @@ export type ExporterDeps = {
   readonly now?: () => number;
 };
 
-/** Keeps one tracker per target name, so a reload never loses a target's exactly-once history. */
-function createTargetSet(deps: ExporterDeps, exporterStartedAt: number) {
+/**
+ * Keeps one tracker per target name, so a reload never loses a target's exactly-once history. A
+ * target a reload adds (or adds back) is watched from then on: what it finished before is shown
+ * but not observed, as at start-up, or a target removed and added back would count again what its
+ * dropped series had already counted.
+ */
+function createTargetSet(deps: ExporterDeps, now: () => number) {
   const trackers = new Map<string, TargetTracker>();
   return (config: ExporterConfig): PolledTarget[] => {
     // Clients first: a bad TLS file throws here, before anything has changed (and the clients
@@ -88,6 +93,7 @@ function createTargetSet(deps: ExporterDeps, exporterStartedAt: number) {
       for (const { source } of sources) source.close();
       throw error;
     }
+    const watchedSince = now() / 1000;
     const names = new Set(config.targets.map((t) => t.name));
     for (const name of trackers.keys()) if (!names.has(name)) trackers.delete(name);
     return sources.map(({ target, source }) => {
@@ -95,7 +101,7 @@ function createTargetSet(deps: ExporterDeps, exporterStartedAt: number) {
       if (tracker) tracker.configure(config.taskTypeRules);
       else {
         tracker = new TargetTracker(target.name, {
-          exporterStartedAt,
+          watchedSince,
           rules: config.taskTypeRules,
           limits: config.limits,
         });
@@ -113,7 +119,7 @@ function refuseReload(): never {
 
 export async function startExporter(config: ExporterConfig, deps: ExporterDeps): Promise<RunningExporter> {
   const now = deps.now ?? Date.now;
-  const targetsFor = createTargetSet(deps, now() / 1000);
+  const targetsFor = createTargetSet(deps, now);
   const metrics = createExporterMetrics({
     buildInfo: { version, revision, nodejsVersion: process.version },
   });

@@ -68,10 +68,10 @@ export class TargetTracker {
 
   constructor(
     name: string,
-    options: { exporterStartedAt: number; rules: readonly TaskTypeRule[]; limits: Limits },
+    options: { watchedSince: number; rules: readonly TaskTypeRule[]; limits: Limits },
   ) {
     this.name = name;
-    this.#history = new TaskHistory(options.exporterStartedAt);
+    this.#history = new TaskHistory(options.watchedSince);
     const { limits } = options;
     this.#maxLabelLength = limits.maxLabelLength;
     this.#taskTypes = new LabelLimiter(limits.maxTaskTypes, limits.maxLabelLength);

@@ -59,7 +59,7 @@ function createPoller(sources: Record<string, TaskSource>, schedule = '*/1 * * *
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
   const targets = Object.entries(sources).map(([name, source]) => ({
-    tracker: new TargetTracker(name, { exporterStartedAt: 0, rules: [], limits: defaultLimits }),
+    tracker: new TargetTracker(name, { watchedSince: 0, rules: [], limits: defaultLimits }),
     source,
   }));
   const poller = new Poller({ targets, schedule, metrics, logger, ...(concurrency && { concurrency }) });
@@ -70,7 +70,7 @@ function createPoller(sources: Record<string, TaskSource>, schedule = '*/1 * * *
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const tracker = (name: string) =>
-  new TargetTracker(name, { exporterStartedAt: 0, rules: [], limits: defaultLimits });
+  new TargetTracker(name, { watchedSince: 0, rules: [], limits: defaultLimits });
 
 /** Every log line about `target`, as `level msg`. */
 const linesAbout = (lines: string[], target: string) =>

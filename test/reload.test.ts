@@ -185,6 +185,54 @@ describe('reload while a removed target is being polled (real agents)', () => {
   }, 20_000);
 });
 
+describe('a target added back by a reload', () => {
+  it('does not count again the events it had before its removal: it is watched from the reload on', async () => {
+    const password = 'reload-re-add-pw';
+    // Story seconds of scenario `failed`, on both clocks.
+    let story = 0;
+    const realBase = Date.now() - 10 * 60_000; // behind the real clock: auth headers never expire
+    const sim = await startSimulator({
+      port: 0,
+      password,
+      scenario: 'failed',
+      clock: () => realBase + story * 1000,
+    });
+    const spec: TargetSpec = { name: 'again', urls: [sim.url] };
+    let config = exporterConfig([spec], '0 0 * * * *');
+    const { logger } = captureLogs();
+    const exporter = await startExporter(config, {
+      logger,
+      credentials: () => ({ password: () => password }),
+      load: () => config,
+      now: () => realBase + story * 1000, // the simulator's clock: its task ends at story second ~92
+    });
+    try {
+      const text = () => exporter.metrics.registry.metrics();
+      const failures = /^obshell_maintenance_task_failures_total\{target="again",[^}]*\} (\d+)$/m;
+      await exporter.poller.pollAll();
+      expect((await text()).match(failures)?.[1]).toBe('0');
+      story = 120;
+      await exporter.poller.pollAll();
+      expect((await text()).match(failures)?.[1]).toBe('1');
+
+      config = exporterConfig([], '0 0 * * * *');
+      expect(await exporter.reload('test')).toEqual({ ok: true });
+      story = 130;
+      config = exporterConfig([spec], '0 0 * * * *');
+      expect(await exporter.reload('test')).toEqual({ ok: true });
+      for (let i = 0; i < 2; i++) {
+        await exporter.poller.pollAll(); // a scrape after each: nothing held back either
+        const after = await text();
+        expect(after).toContain('obshell_maintenance_task_state{target="again",task_id=');
+        expect(after.match(failures)?.[1]).toBe('0');
+      }
+    } finally {
+      await exporter.stop(1000);
+      await sim.close();
+    }
+  }, 20_000);
+});
+
 describe('a reload refused while building clients', () => {
   it("closes the clients it had built already, so their keep-alive agents do not outlive the exporter's", async () => {
     // Any answer will do: the poll only has to leave an idle keep-alive socket in the agent's pool.

@@ -127,7 +127,7 @@ describe('client: unchanged data bytes are not parsed again, and every envelope 
 });
 
 describe('tracker: the mapping of the same finished DAG is reused, and only then', () => {
-  const tracker = () => new TargetTracker('c1', { exporterStartedAt: 0, rules: [], limits: defaultLimits });
+  const tracker = () => new TargetTracker('c1', { watchedSince: 0, rules: [], limits: defaultLimits });
   const at = (startedAt: number) => ({ startedAt, durationSeconds: 0.1 });
 
   it('keeps the task gauges of a finished task for the same DAG object, and only then', () => {

@@ -4,7 +4,7 @@
  * end_time: the same final state with the same end_time is the same event, a new end_time is
  * a new one. Memory holds the current task only (obshell returns one), so it stays bounded;
  * it is not persisted, and on a target's first poll final states that ended before the
- * exporter started are shown but not observed.
+ * exporter started (or the reload that added the target) are shown but not observed.
  */
 import type { Dag, DagNode, SubTask, TaskOperator, TaskState } from '../obshell/schema.js';
 import { realTime } from '../obshell/time.js';
@@ -37,7 +37,7 @@ export class TaskHistory {
   #nodeEvents = new Map<number, string>();
   #executeTimes = new Map<string, number>();
 
-  /** @param startedAt exporter start, Unix seconds */
+  /** @param startedAt since when the target is watched (exporter start, or the reload that added it), Unix seconds */
   constructor(startedAt: number) {
     this.#startedAt = startedAt;
   }

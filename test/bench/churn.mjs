@@ -35,7 +35,7 @@ const startedAt = Date.parse('2024-01-09T12:00:00Z') / 1000;
 
 const targets = Array.from({ length: targetCount }, (_, i) => ({
   tracker: new TargetTracker(`bench-${String(i).padStart(4, '0')}`, {
-    exporterStartedAt: startedAt,
+    watchedSince: startedAt,
     rules: [],
     limits: { maxTaskTypes: 50, maxNodes: 500, maxLabelLength: 128 },
   }),

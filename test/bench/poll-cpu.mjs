@@ -44,7 +44,7 @@ const pollIntervalMs = 15_000;
 let clock = Date.now();
 const targets = Array.from({ length: targetCount }, (_, i) => ({
   tracker: new TargetTracker(`bench-${String(i).padStart(4, '0')}`, {
-    exporterStartedAt: Date.now() / 1000 - 3600,
+    watchedSince: Date.now() / 1000 - 3600,
     rules: [],
     limits,
   }),

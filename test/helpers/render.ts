@@ -39,7 +39,7 @@ export function createHarness(options: { limits?: Limits; startedAt?: number } =
     let tracker = trackers.get(target);
     if (!tracker) {
       tracker = new TargetTracker(target, {
-        exporterStartedAt: options.startedAt ?? base - 600,
+        watchedSince: options.startedAt ?? base - 600,
         rules: [],
         limits: options.limits ?? defaultLimits,
       });
