@@ -714,8 +714,9 @@ function report(result) {
     ],
   ];
   out.push('\nGoals');
+  // A goal not measured in this run has `undefined` or `false` for its value (the `&&` chains above).
   for (const [goal, ok, value] of goals)
-    out.push(`  ${ok ? 'PASS' : ok === undefined ? 'n/a ' : 'FAIL'}  ${goal}: ${value ?? '-'}`);
+    out.push(`  ${ok ? 'PASS' : ok === undefined ? 'n/a ' : 'FAIL'}  ${goal}: ${value || '-'}`);
   return out.join('\n');
 }
 
