@@ -290,6 +290,26 @@ describe('config file: one case per invalid input, exact message', () => {
     }
   });
 
+  test('a password a YAML typo spills into a syntax error never reaches the message', () => {
+    // yaml quotes what it stumbled on; `password_env: >S3cr3t` and the like made it the password.
+    const typos = ['>', '|', ']', '}', '!', '> ', '| ', '"\\q', '%', '`', '@', '&', '*'];
+    let refused = 0;
+    for (const typo of typos) {
+      try {
+        const found = problems(target(`    password_env: ${typo}S3cr3t-Zq9`));
+        refused += 1;
+        expect(found.join('\n')).not.toContain('Zq9');
+      } catch (error) {
+        // A few typos still make valid YAML (`&S3cr3t-Zq9` is an anchor on an empty value).
+        expect((error as Error).message).toBe('no ConfigError');
+      }
+    }
+    expect(refused).toBeGreaterThan(typos.length / 2);
+    expect(problems('targets:\n  - ? {password_env: S3cr3t-Zq9}\n    : x\n')).toEqual([
+      '/etc/x/c.yml:2:7: a key must be a plain value, not a list or a mapping',
+    ]);
+  });
+
   test('a rule with an unknown key reports the key and the missing one', () => {
     expect(problems(rule('  - {match: X, type: Y}'))).toEqual([
       'task_type_rules[0].type: unknown key',

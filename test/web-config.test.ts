@@ -161,6 +161,39 @@ describe('web config parsing', () => {
     }
   });
 
+  it('never prints what a YAML typo puts in its message: hashes, an inline key, complex keys', () => {
+    const hash = '$2y$10$canaryHashCanaryHashCanaryHashCanaryHashCanaryHashCan';
+    const users = `basic_auth_users:\n  prometheus: ${hash}\n`;
+    const inlineKey =
+      'tls_server_config:\n  key: |\n    -----BEGIN PRIVATE KEY-----\n    canaryKeyMaterial\n';
+    const typos = ['}', ']', '>', '|', '?', '!', '&', '*', '%', '`', '"\\q'].flatMap((typo) => [
+      `http_server_config:\n  headers: {X-Frame-Options: deny}${typo}\n${users}`,
+      `http_server_config:\n  headers: {X-Frame-Options: deny}${typo}\n${inlineKey}`,
+      `basic_auth_users:\n  prometheus: ${typo}${hash}\n`,
+    ]);
+    const complexKeys = [
+      `basic_auth_users:\n? alice: ${hash}\n  bob: ${hash}\n`,
+      `basic_auth_users:\n  [alice, ${hash}]: x\n`,
+      `? {prometheus: ${hash}}\n: x\n`,
+    ];
+    let refused = 0;
+    for (const yaml of [...typos, ...complexKeys]) {
+      try {
+        parseWebConfig(yaml, '/etc/exporter', 'web.yml');
+      } catch (error) {
+        refused += 1;
+        expect((error as Error).message).not.toMatch(/canary/i);
+      }
+    }
+    // Most typos break the file (those that do not, like a `?` before a key, parse to something valid).
+    expect(refused).toBeGreaterThan(typos.length / 2);
+    for (const yaml of complexKeys) {
+      expect(() => parseWebConfig(yaml, '/etc/exporter', 'web.yml')).toThrow(
+        /a key must be a plain value, not a list or a mapping/,
+      );
+    }
+  });
+
   it("accepts node_exporter's sample file and resolves paths against the file's directory", () => {
     const yaml = [
       'tls_server_config:',

@@ -1,12 +1,44 @@
 /**
  * YAML text → a plain value, for the config file and the web config alike. Problems carry only the
- * YAML error's first sentence, its position and the key that holds it: never file content.
+ * YAML error's words (yamlReason), its position and the key that holds it: never file content.
  */
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import {
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type ErrorCode,
+  type YAMLError,
+} from 'yaml';
 import { ConfigError } from '../errors.js';
 import { keyPath } from './yaml-walk.js';
 
 export type YamlProblem = { reason: string; line?: number; col?: number; key?: string };
+
+/**
+ * yaml quotes the text it stumbled on in some messages (`Unexpected scalar token in YAML stream:
+ * "…"`, `Could not resolve tag: !…`), and a typo can make that text a password, a bcrypt hash or a
+ * private key. Messages of these codes embed file content, so they get a fixed reason instead.
+ */
+const fixedReasons: Partial<Record<ErrorCode, string>> = {
+  TAG_RESOLVE_FAILED: 'unknown tag (quote a value that starts with !)',
+  BAD_DIRECTIVE: 'invalid directive (quote a value that starts with %)',
+  BAD_DQ_ESCAPE: 'invalid escape sequence in a double-quoted value (single quotes take \\ as is)',
+  BAD_COLLECTION_TYPE: 'a tag that does not fit this value',
+};
+
+/** yaml's reason without the file content it may quote: the rest of its messages are fixed words. */
+export function yamlReason(error: YAMLError): string {
+  const fixed = fixedReasons[error.code];
+  if (fixed) return fixed;
+  const sentence = error.message.split(' at line ')[0] ?? error.message;
+  // UNEXPECTED_TOKEN's messages put the offending text after ': ' (`Not a YAML token: …`).
+  return error.code === 'UNEXPECTED_TOKEN' ? (sentence.split(': ')[0] ?? sentence) : sentence;
+}
 
 /** Line and column of the first alias whose anchor is not defined before it. */
 function unresolvedAliasAt(doc: Document, lines: LineCounter): { line?: number; col?: number } {
@@ -40,6 +72,22 @@ function keyThatFails(doc: Document, node: unknown, path: string): string {
 }
 
 /**
+ * Where a mapping's key is itself a list or a mapping (`? a: b`, `[a, b]: c`). No config key is
+ * one, and yaml turns such a key into its text, which a message naming the key would then print.
+ */
+function complexKeys(doc: Document, lines: LineCounter): YamlProblem[] {
+  const problems: YamlProblem[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) || pair.key === null) return;
+      const at = isNode(pair.key) && pair.key.range ? lines.linePos(pair.key.range[0]) : undefined;
+      problems.push({ reason: 'a key must be a plain value, not a list or a mapping', ...at });
+    },
+  });
+  return problems;
+}
+
+/**
  * Syntax errors end the check at once (the structure is unknown). Aliases are resolved by toJS,
  * after the syntax check: an undefined anchor or a billion-laughs expansion throws there. The
  * alias name after yaml's ": " is left out (it is file content, maybe a value starting with '*').
@@ -51,11 +99,12 @@ export function parseYamlText(text: string): { value: unknown } | { problems: Ya
     return {
       problems: doc.errors.map((error) => {
         const at = error.linePos?.[0];
-        const reason = error.message.split(' at line ')[0] ?? error.message;
-        return { reason, ...(at && { line: at.line, col: at.col }) };
+        return { reason: yamlReason(error), ...(at && { line: at.line, col: at.col }) };
       }),
     };
   }
+  const keyProblems = complexKeys(doc, lines);
+  if (keyProblems.length > 0) return { problems: keyProblems };
   try {
     return { value: doc.toJS() as unknown };
   } catch (error) {
