@@ -27,6 +27,12 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
       '--obshell.password: unknown flag\nthe argument after --obshell.password: unexpected (not shown: it may be a secret)',
     ],
     [['--obshell.password=S3cr3t-Zq9'], '--obshell.password: unknown flag'],
+    // parseArgs reads `-pS3cr3t` as one-letter flags, one problem each: they spelled the password out.
+    [['-pS3cr3t-Zq9'], 'argument 1: unknown short flags (not shown: it may hold a secret)'],
+    [
+      ['--log.level=info', '-uroot', '-pS3cr3t-Zq9'],
+      'argument 2: unknown short flags (not shown: it may hold a secret)\nargument 3: unknown short flags (not shown: it may hold a secret)',
+    ],
     [['--log.level'], '--log.level: missing value'],
     [
       ['--log.level', '--demo'],
@@ -49,11 +55,15 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
     [['--obshell.timeout='], '--obshell.timeout: empty duration (e.g. "10s")'],
     [['--obshell.url=ftp://x'], '--obshell.url: "ftp://x" is not an http or https URL'],
     [['--obshell.url=10.0.0.1:2886'], '--obshell.url: "10.0.0.1:2886" is not an http or https URL'],
-    [['--obshell.url=http://h:2886/api'], '--obshell.url: "http://h:2886/api" must not have a path'],
+    // A query, fragment or path may hold a token: only the origin is echoed.
     [
-      ['--obshell.url=http://h:2886/?x=1'],
-      '--obshell.url: "http://h:2886/?x=1" must not have a query or fragment',
+      ['--obshell.url=http://h:2886/api'],
+      '--obshell.url: "http://h:2886" followed by a path (not shown): an agent URL has none',
     ],
+    ...['/?password=S3cr3t', '/#S3cr3t', '#S3cr3t', '?S3cr3t'].map((rest): [string[], string] => [
+      [`--obshell.url=http://h:2886${rest}`],
+      '--obshell.url: "http://h:2886" followed by a query or fragment (not shown): an agent URL has neither',
+    ]),
     [
       ['--obshell.url=http://root:pw@h:2886'],
       '--obshell.url: must not contain a user or password (use a password file)',

@@ -61,6 +61,7 @@ describe('parseSimulateArgs', () => {
     [['--identity', 'KING'], /--identity/],
     [['--password'], /--password needs a value/],
     [['--bogus'], /unknown option --bogus/],
+    [['-pS3cr3t-Zq9'], /^unknown option -p \(the rest not shown\)$/],
     [['extra'], /unexpected argument "extra"/],
     [['--socket', '/x', '--listen', '1.2.3.4:1'], /--listen and --socket/],
     [['--tls-cert', '/nonexistent.crt', '--tls-key', '/nonexistent.key'], /--tls-cert: cannot read/],

@@ -69,10 +69,21 @@ function positionalProblem(value: string, afterUnknownFlag: string | undefined):
   return `${quote(value)}: unexpected argument`;
 }
 
+/** `-abc` or `-xVALUE`: one dash and more than one character after it (flags take two dashes). */
+const isShortGroup = (arg: string | undefined): boolean =>
+  arg !== undefined && arg.length > 2 && arg[0] === '-' && arg[1] !== '-';
+
 function collectArgv(argv: string[], problems: string[]): Map<FlagName, Given> {
   const given = new Map<FlagName, Given>();
+  // `-pS3cr3t` (a MySQL habit) is a group of one-letter flags to parseArgs: one problem per letter
+  // would spell the password out, so such an argument gets one problem that shows none of it.
+  const args = argv.filter((arg, i) => {
+    if (!isShortGroup(arg)) return true;
+    problems.push(`argument ${i + 1}: unknown short flags (not shown: it may hold a secret)`);
+    return false;
+  });
   const { tokens } = parseArgs({
-    args: argv,
+    args,
     options: parseArgsOptions,
     strict: false,
     allowPositionals: true,

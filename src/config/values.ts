@@ -18,8 +18,11 @@ export function parseAgentUrl(text: string): string {
     fail(`${shown} is not an http or https URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`${shown} is not an http or https URL`);
-  if (text.includes('?') || text.includes('#')) fail(`${shown} must not have a query or fragment`);
-  if (url.pathname !== '/') fail(`${shown} must not have a path`);
+  // A query, fragment or path may carry a token (`?password=…`): only the origin is shown.
+  const origin = quote(url.origin);
+  if (text.includes('?') || text.includes('#'))
+    fail(`${origin} followed by a query or fragment (not shown): an agent URL has neither`);
+  if (url.pathname !== '/') fail(`${origin} followed by a path (not shown): an agent URL has none`);
   if (url.port === '0') fail(`${shown} has port 0, which no agent listens on`);
   return url.origin;
 }

@@ -48,6 +48,10 @@ type Flags = Partial<Record<ValueFlag, string>> & { requireClientCert?: boolean 
 
 const isValueFlag = (name: string): name is ValueFlag => (valueFlags as readonly string[]).includes(name);
 
+/** `-pS3cr3t` is a habit of database clients: of a one-dash option only its letter is shown. */
+const shown = (name: string): string =>
+  name.length > 2 && !name.startsWith('--') ? `${name.slice(0, 2)} (the rest not shown)` : name;
+
 /** `--flag value` and `--flag=value`; a repeated flag keeps its last value. */
 function readFlags(argv: readonly string[]): Flags {
   const flags: Flags = {};
@@ -61,7 +65,7 @@ function readFlags(argv: readonly string[]): Flags {
     }
     if (!isValueFlag(name)) {
       throw new UsageError(
-        arg.startsWith('-') ? `unknown option ${name}` : `unexpected argument ${JSON.stringify(arg)}`,
+        arg.startsWith('-') ? `unknown option ${shown(name)}` : `unexpected argument ${JSON.stringify(arg)}`,
       );
     }
     const value = eq > 0 ? arg.slice(eq + 1) : argv[(i += 1)];
