@@ -1,5 +1,9 @@
+import { Buffer } from 'node:buffer';
 import type { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import got from 'got';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.js';
 import { createObshellClient } from '../src/obshell/client.js';
 import type { TaskOutcome } from '../src/obshell/outcome.js';
 import {
@@ -25,7 +29,8 @@ function secretsSeen(agents: FakeAgent[]): string[] {
   const headers = agents.flatMap((a) =>
     a.requests.flatMap((r) => [r.headers['x-ocs-header'], r.headers['x-ocs-agent-header']]),
   );
-  return [canary, agentCanary, ...headers.filter((h): h is string => typeof h === 'string')];
+  const passwords = [canary, agentCanary].flatMap((pw) => [pw, Buffer.from(pw).toString('base64')]);
+  return [...passwords, ...headers.filter((h): h is string => typeof h === 'string')];
 }
 
 function expectClean(outcome: TaskOutcome, secrets: string[]): void {
@@ -51,6 +56,28 @@ const faults: [string, (res: ServerResponse) => void][] = [
   [
     'api failure echoing it',
     (res) => res.writeHead(200).end(JSON.stringify({ successful: false, error: { message: canary } })),
+  ],
+  [
+    'server echoes it in its error code and trace id',
+    (res) =>
+      res.writeHead(401, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          successful: false,
+          status: 401,
+          traceId: `trace-${canary}`,
+          error: { errCode: `Security.Incorrect(${canary})`, message: 'no' },
+        }),
+      ),
+  ],
+  [
+    'server echoes it URL-encoded and in base64',
+    (res) => {
+      // The root password: an agent echoes only what it was sent, and it is sent in every poll.
+      const forms = [encodeURIComponent, (pw: string) => Buffer.from(pw).toString('base64')].map((f) =>
+        f(canary),
+      );
+      sendError(res, 500, 'Common.Unexpected', `login failed: ${forms.join(' ')}`);
+    },
   ],
   ['non-JSON', (res) => res.writeHead(200).end(`not json ${'x'.repeat(10)}`)],
   [
@@ -105,5 +132,32 @@ describe('obshell client: no secrets in outcomes', () => {
         expect(String(error)).not.toContain(canary);
       }
     }
+  });
+});
+
+describe('logger: errors are logged without what they carry', () => {
+  it("keeps a got error's request headers out of the log line", async () => {
+    const port = await refusedPort();
+    const header = `${canary}-as-a-header`;
+    const error = await got(`http://127.0.0.1:${port}/`, {
+      headers: { 'X-OCS-Header': header, authorization: `Basic ${canary}` },
+      retry: { limit: 0 },
+    }).catch((e: unknown) => e);
+    // The leak this guards against: got's errors carry the request options, headers included.
+    expect(JSON.stringify((error as { options: unknown }).options)).toContain(header);
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', format: 'json' }, stream);
+    logger.error({ err: error, error }, 'poll failed unexpectedly');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain(canary);
+    const logged = JSON.parse(lines[0] ?? '{}') as { err: { type: string; message: string; code: string } };
+    expect(logged.err).toMatchObject({ type: 'RequestError', code: 'ECONNREFUSED' });
+    expect(logged.err.message).toContain('ECONNREFUSED');
   });
 });

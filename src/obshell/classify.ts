@@ -2,6 +2,7 @@
  * Turns whatever came back from an obshell agent (a transport error or an HTTP answer) into one
  * classified result (contract §3.3). Pure: no I/O, never throws.
  */
+import { Buffer } from 'node:buffer';
 import type { z } from 'zod';
 import type { FailureReason, PollFailure } from './outcome.js';
 import { describeIssues, envelopeSchema, type Envelope } from './schema.js';
@@ -51,11 +52,18 @@ export function oneLine(text: string): string {
 /** Shorter secrets are not scrubbed: replacing "p" everywhere would only garble the message. */
 export const minScrubbedSecretLength = 4;
 
+/** A secret as a server might echo it: as is, URL-encoded, base64 or JSON-escaped. */
+function echoedForms(secret: string): string[] {
+  const json = JSON.stringify(secret).slice(1, -1);
+  return [...new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64'), json])];
+}
+
 /** Removes every occurrence of the given secrets (defence in depth for server-echoed text). */
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) {
-    if (secret.length >= minScrubbedSecretLength) out = out.split(secret).join('[redacted]');
+    if (secret.length < minScrubbedSecretLength) continue;
+    for (const form of echoedForms(secret)) out = out.split(form).join('[redacted]');
   }
   return out;
 }
@@ -165,11 +173,13 @@ export function isTaskNotFound(status: number, envelope: Envelope): boolean {
 /** Classifies an envelope that is not a success: auth, http or api. */
 export function envelopeFailure(status: number, envelope: Envelope, secrets: readonly string[]): Failure {
   const error = envelope.error;
-  const errCode = error?.errCode ?? (error?.code === undefined ? undefined : String(error.code));
+  const code = error?.errCode ?? (error?.code === undefined ? undefined : String(error.code));
+  // Every text the agent chose is scrubbed: an echo could land in the code or the trace id too.
+  const errCode = code === undefined ? undefined : scrub(code, secrets);
   const serverText = scrub(error?.message ?? '', secrets);
   const extra: Partial<Failure> = { status };
   if (errCode !== undefined) extra.errCode = errCode;
-  if (envelope.traceId) extra.traceId = envelope.traceId;
+  if (envelope.traceId) extra.traceId = scrub(envelope.traceId, secrets);
   const text = `HTTP ${status}${errCode ? ` ${errCode}` : ''}${serverText ? `: ${serverText}` : ''}`;
   return failure(envelopeReason(status, envelope), text, extra);
 }
