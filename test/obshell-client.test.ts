@@ -134,6 +134,38 @@ describe('obshell client: auth v2 against a real socket', () => {
     expect(agent.count(taskRoute)).toBe(3);
   });
 
+  it('refuses a public key too small to carry a header, instead of looping on empty blocks', async () => {
+    const agent = await agentWith();
+    // PKCS#1 DER of an 88-bit modulus, e = 65537: 11 bytes, all of them PKCS#1 v1.5 padding.
+    const tiny = 'MBMCDAD//////////////wIDAQAB';
+    agent.route('/api/v1/secret', (_req, res) => {
+      send(res, 200, { data: { public_key: tiny } });
+    });
+    const outcome = failureOf(await clientFor([agent.url]).fetchLastMaintenanceTask());
+    expect(outcome).toMatchObject({ reason: 'parse' });
+    expect(outcome.message).toContain('RSA key of 88 bits, outside 512–8192');
+    expect(agent.count(taskRoute)).toBe(0);
+  });
+
+  it("keeps an agent's error code and trace id to one bounded line (they go into log lines)", async () => {
+    const agent = await agentWith();
+    agent.route(taskRoute, (_req, res) => {
+      res.writeHead(500, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          successful: false,
+          status: 500,
+          traceId: `t\n${'t'.repeat(100_000)}`,
+          error: { errCode: `Common.Unexpected\n${'e'.repeat(100_000)}`, message: 'no' },
+        }),
+      );
+    });
+    const outcome = failureOf(await clientFor([agent.url]).fetchLastMaintenanceTask());
+    expect(outcome.errCode).toMatch(/^Common\.Unexpected e+…$/);
+    expect(outcome.traceId).toMatch(/^t t+…$/);
+    expect(outcome.errCode?.length).toBeLessThanOrEqual(240);
+    expect(outcome.traceId?.length).toBeLessThanOrEqual(240);
+  });
+
   it('retries a persistent DecryptFailed only once, then reports auth', async () => {
     const agent = await agentWith();
     agent.route(taskRoute, (_req, res) => {

@@ -3,7 +3,7 @@
  * of the last maintenance DAG with auth v2 (contract §2), including the single re-key retry.
  */
 import { hash, type KeyObject } from 'node:crypto';
-import { agentHeaderName, parsePublicKey, rootHeaderName } from './auth.js';
+import { agentHeaderName, KeySizeError, parsePublicKey, rootHeaderName } from './auth.js';
 import {
   decodeEnvelope,
   decodeEnvelopeHead,
@@ -86,7 +86,8 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
     try {
       publicKey = parsePublicKey(parsed.data.public_key);
       return value(publicKey);
-    } catch {
+    } catch (error) {
+      if (error instanceof KeySizeError) return failure('parse', `${secretPath}: ${error.message}`);
       return failure('parse', `${secretPath}: public_key is not a base64 PKCS#1 RSA public key`);
     }
   }

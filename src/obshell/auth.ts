@@ -9,8 +9,23 @@ export const rootHeaderName = 'x-ocs-header';
 export const agentHeaderName = 'x-ocs-agent-header';
 
 /** Reads `public_key` of /api/v1/secret: base64 DER of a PKCS#1 RSAPublicKey, no PEM armour. */
+/** Key sizes an agent may hand out: obshell's are 512 or 1024 bits; a PKCS#1 block needs 11 bytes of padding. */
+export const minKeyBits = 512;
+export const maxKeyBits = 8192;
+
+/** Throws when the text is not a PKCS#1 RSA public key of minKeyBits to maxKeyBits. */
 export function parsePublicKey(base64Der: string): KeyObject {
-  return createPublicKey({ key: Buffer.from(base64Der, 'base64'), format: 'der', type: 'pkcs1' });
+  const key = createPublicKey({ key: Buffer.from(base64Der, 'base64'), format: 'der', type: 'pkcs1' });
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  // A tiny modulus leaves no room for data in a block: the header could never be built.
+  if (bits < minKeyBits || bits > maxKeyBits) throw new KeySizeError(bits);
+  return key;
+}
+
+export class KeySizeError extends Error {
+  constructor(readonly bits: number) {
+    super(`public_key is an RSA key of ${bits} bits, outside ${minKeyBits}–${maxKeyBits}`);
+  }
 }
 
 export type AuthHeaderInput = {
@@ -31,6 +46,7 @@ export function buildAuthHeader({ publicKey, password, uri, expiresAt }: AuthHea
   );
   const modulusBytes = (publicKey.asymmetricKeyDetails?.modulusLength ?? 512) / 8;
   const chunk = modulusBytes - 11;
+  if (!(chunk > 0)) throw new KeySizeError(modulusBytes * 8); // parsePublicKey refuses such keys first
   const blocks: Buffer[] = [];
   for (let offset = 0; offset < plain.length; offset += chunk) {
     blocks.push(
