@@ -128,6 +128,21 @@ describe('TaskHistory exactly-once', () => {
     expect(seen.retries).toEqual([{ node: 'Deploy', count: 2 }]);
   });
 
+  it('remembers only the sub-tasks of the last answer when an agent renames them under one task id', () => {
+    const h = new TaskHistory(base - 60);
+    const running = dag({ state: 'RUNNING', stage: 2, nodes: nodes(1, 'RUNNING', { executeTimes: 2 }) });
+    const listed = running.nodes.reduce((sum, node) => sum + node.sub_tasks.length, 0);
+    for (let poll = 0; poll < 200; poll++) {
+      running.nodes.forEach((node, i) => {
+        node.sub_tasks.forEach((sub, j) => (sub.id = `p${poll}-${i}-${j}`));
+      });
+      h.record(running, label);
+    }
+    expect(h.subTasksRemembered).toBe(listed);
+    // The sub-tasks it still lists keep their high-water mark: the same answer counts nothing more.
+    expect(h.record(running, label).retries).toEqual([]);
+  });
+
   it('forgets a task once another one is returned, and after 404', () => {
     const h = new TaskHistory(base - 60);
     const done = dag({ state: 'SUCCEED', stage: 3, end: 30, nodes: nodes(3, 'SUCCEED') });

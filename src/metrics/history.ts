@@ -42,6 +42,11 @@ export class TaskHistory {
     this.#startedAt = startedAt;
   }
 
+  /** How many sub-tasks' execute_times are remembered (bounded by the last answer's sub-tasks). */
+  get subTasksRemembered(): number {
+    return this.#executeTimes.size;
+  }
+
   /** Records a successful poll's DAG and returns what to observe now. */
   record(dag: Dag, nodeLabel: (name: string) => string): Observations {
     const firstPoll = !this.#polled;
@@ -58,7 +63,19 @@ export class TaskHistory {
     dag.nodes.forEach((node, i) => {
       this.#recordNode(node, i, nodeLabel(node.name), isNew, out);
     });
+    this.#forgetSubTasksNotIn(dag);
     return out;
+  }
+
+  /**
+   * A DAG lists the same sub-tasks at every poll, so this only ever runs for an agent whose answers
+   * change sub-task ids under one task id: without it, every id it ever sent stays here.
+   */
+  #forgetSubTasksNotIn(dag: Dag): void {
+    const listed = dag.nodes.reduce((sum, node) => sum + node.sub_tasks.length, 0);
+    if (this.#executeTimes.size <= listed) return;
+    const ids = new Set(dag.nodes.flatMap((node) => node.sub_tasks.map((sub) => sub.id)));
+    for (const id of this.#executeTimes.keys()) if (!ids.has(id)) this.#executeTimes.delete(id);
   }
 
   /** 404 Task.NotFound: there is no task to remember. */
