@@ -2,6 +2,7 @@
  * One target's view of its polls: turns each outcome into the target's gauge snapshot, the
  * cumulative observations to record exactly once, and the state change worth logging.
  */
+import { oneLine } from './obshell/classify.js';
 import type { AgentIdentity, PollFailure, TaskOutcome } from './obshell/outcome.js';
 import type { Dag, TaskOperator, TaskState } from './obshell/schema.js';
 import { TaskHistory, type Observations } from './metrics/history.js';
@@ -216,8 +217,14 @@ const noObservations = (): Observations => ({
   retries: [],
 });
 
+/**
+ * What the log lines and the landing page show of the task. The id and the name are the agent's
+ * text: one line each (a newline in a name forged log lines in pretty format) and bounded (a 5 MB
+ * name made 10 MB log lines and a 5 MB landing page).
+ */
 function summarise(dag: Dag, taskType: string): TaskSummary {
-  const { id, name, state, operator, stage } = dag;
+  const { state, operator, stage } = dag;
+  const [id, name] = [oneLine(dag.id), oneLine(dag.name)];
   return { id, name, taskType, state, operator, stage, maxStage: dag.max_stage };
 }
 

@@ -137,6 +137,18 @@ describe('state-change log', () => {
       'maintenance task "Cluster scale out" (7): RUNNING/RUN -> FAILED/RUN at stage 1/1',
     ]);
   });
+
+  it("keeps an agent's task id and name to one bounded line in log lines", () => {
+    const h = createHarness();
+    const forged = 'Cluster scale out"\n[12:00:00.000] WARN (1): poll failed: FORGED\n';
+    h.poll('c1', { outcome: task(`9${'9'.repeat(1000)}`, `${forged}${'x'.repeat(5_000_000)}`) });
+    const line = h.logLines.find((l) => l['level'] === 30) ?? {};
+    for (const field of ['msg', 'task_name', 'task_id'] as const) {
+      expect(String(line[field])).not.toMatch(/\n/);
+      expect(String(line[field]).length).toBeLessThan(600);
+    }
+    expect(String(line['task_name'])).toMatch(/^Cluster scale out" \[12:00:00\.000\] WARN/);
+  });
 });
 
 describe('first events of new series wait for a scrape', () => {
