@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { dagSchema, envelopeSchema } from '../src/obshell/schema.js';
+import { dagSchema, envelopeSchema, maxDagNodes, maxSubTasksPerNode } from '../src/obshell/schema.js';
 import { isEpochReset, parseObshellTime } from '../src/obshell/time.js';
 
 const seedEnvelope: unknown = JSON.parse(
@@ -119,6 +119,28 @@ describe('tolerance', () => {
       const dag = dagSchema.parse({ ...minimal, nodes: [{ ...node, sub_tasks: [{ ...sub, task_logs }] }] });
       expect(dag.nodes[0]?.sub_tasks[0]?.task_logs).toBeUndefined();
     }
+  });
+  it('refuses more nodes, or sub-tasks in a node, than any obshell task has', () => {
+    const sub = {
+      id: '1',
+      name: 's',
+      state: 'SUCCEED',
+      operator: 'RUN',
+      start_time: minimal.start_time,
+      end_time: minimal.end_time,
+      execute_times: 1,
+      execute_agent: { ip: '10.0.0.1', port: 2886 },
+    };
+    const node = (subTasks: number) => ({ ...sub, sub_tasks: Array<typeof sub>(subTasks).fill(sub) });
+    const nodes = (count: number, subTasks = 1) => Array.from({ length: count }, () => node(subTasks));
+    expect(dagSchema.safeParse({ ...minimal, nodes: nodes(maxDagNodes) }).success).toBe(true);
+    const tooMany = dagSchema.safeParse({ ...minimal, nodes: nodes(maxDagNodes + 1) });
+    expect(tooMany.error?.issues.map((i) => i.message)).toEqual([`more than ${maxDagNodes} nodes in a task`]);
+    expect(dagSchema.safeParse({ ...minimal, nodes: nodes(1, maxSubTasksPerNode) }).success).toBe(true);
+    const crowded = dagSchema.safeParse({ ...minimal, nodes: nodes(1, maxSubTasksPerNode + 1) });
+    expect(crowded.error?.issues.map((i) => i.message)).toEqual([
+      `more than ${maxSubTasksPerNode} sub-tasks in a node`,
+    ]);
   });
   it('maps unknown states and operators to UNKNOWN', () => {
     const dag = dagSchema.parse({ ...minimal, state: 'PAUSED', operator: 'SKIP' });

@@ -37,11 +37,18 @@ const timeSchema = z.string().transform((text, ctx) => {
   return seconds;
 });
 
-const nullableList = <T extends z.ZodType>(item: T) =>
-  z
-    .array(item)
+const nullableList = <T extends z.ZodType>(item: T, max?: { items: number; what: string }) =>
+  (max ? z.array(item).max(max.items, `more than ${max.items} ${max.what}`) : z.array(item))
     .nullish()
     .transform((list) => list ?? []);
+
+/**
+ * Far above any real DAG (the seed's scale-out has 9 nodes of one sub-task each), so only a
+ * broken or hostile agent reaches them: each node is a set of series and of work per poll, and
+ * 10 000 of them held the event loop ~0.5 s per answer.
+ */
+export const maxDagNodes = 2000;
+export const maxSubTasksPerNode = 1000;
 
 const count = z.number().int().nonnegative();
 
@@ -70,7 +77,7 @@ export const nodeSchema = z.object({
   operator: operatorSchema,
   start_time: timeSchema,
   end_time: timeSchema,
-  sub_tasks: nullableList(subTaskSchema),
+  sub_tasks: nullableList(subTaskSchema, { items: maxSubTasksPerNode, what: 'sub-tasks in a node' }),
 });
 
 export const dagSchema = z.object({
@@ -84,7 +91,7 @@ export const dagSchema = z.object({
   operator: operatorSchema,
   start_time: timeSchema,
   end_time: timeSchema,
-  nodes: nullableList(nodeSchema),
+  nodes: nullableList(nodeSchema, { items: maxDagNodes, what: 'nodes in a task' }),
 });
 
 /** `error` of the envelope: `{code?, errCode, message, subErrors?}` (≥4.3.1) or `{code, message}` (older). */
