@@ -143,6 +143,24 @@ describe('TaskHistory exactly-once', () => {
     expect(h.record(running, label).retries).toEqual([]);
   });
 
+  it('counts a failure but observes no duration over a year long (a broken clock)', () => {
+    const h = new TaskHistory(base - 60);
+    const farEnd = 100 * 365 * 24 * 3600; // a century after the start
+    const broken = dag({
+      state: 'FAILED',
+      stage: 2,
+      end: farEnd,
+      nodes: [
+        { name: 'Prepare', state: 'SUCCEED', start: 0, end: 10 },
+        { name: 'Deploy', state: 'FAILED', start: 10, end: farEnd },
+      ],
+    });
+    const seen = h.record(broken, label);
+    expect(seen.failures).toBe(1);
+    expect(seen.taskDurations).toEqual([]);
+    expect(seen.nodeDurations).toEqual([{ node: 'Prepare', seconds: 10 }]);
+  });
+
   it('forgets a task once another one is returned, and after 404', () => {
     const h = new TaskHistory(base - 60);
     const done = dag({ state: 'SUCCEED', stage: 3, end: 30, nodes: nodes(3, 'SUCCEED') });

@@ -93,7 +93,7 @@ export class TaskHistory {
 
   #observeTask(dag: Dag, result: TaskResult, out: Observations): void {
     if (result === 'failed') out.failures += 1;
-    const seconds = elapsedSeconds(dag.state, dag.start_time, dag.end_time, 0);
+    const seconds = observableDuration(dag.state, dag.start_time, dag.end_time);
     if (seconds !== undefined) out.taskDurations.push({ result, seconds });
   }
 
@@ -108,7 +108,7 @@ export class TaskHistory {
       const event = `${node.state}|${node.end_time}`;
       if (event !== this.#nodeEvents.get(index)) {
         this.#nodeEvents.set(index, event);
-        const seconds = elapsedSeconds(node.state, node.start_time, node.end_time, 0);
+        const seconds = observableDuration(node.state, node.start_time, node.end_time);
         if (isNew(node.end_time) && seconds !== undefined) out.nodeDurations.push({ node: label, seconds });
       }
     }
@@ -124,4 +124,15 @@ export class TaskHistory {
     this.#executeTimes.set(sub.id, Math.max(baseline, sub.execute_times));
     return Math.max(0, sub.execute_times - Math.max(baseline, 1));
   }
+}
+
+/**
+ * A histogram's sum keeps whatever it is given for good: one end time of 9999-12-31 added 2.5e11 s
+ * to it. A run of a task or a node over a year long is a broken clock, not a duration.
+ */
+export const maxObservedSeconds = 366 * 24 * 3600;
+
+function observableDuration(state: TaskState, start: number, end: number): number | undefined {
+  const seconds = elapsedSeconds(state, start, end, 0);
+  return seconds !== undefined && seconds <= maxObservedSeconds ? seconds : undefined;
 }
