@@ -130,7 +130,7 @@ export class TaskHistory {
  * A histogram's sum keeps whatever it is given for good: one end time of 9999-12-31 added 2.5e11 s
  * to it. A run of a task or a node over a year long is a broken clock, not a duration.
  */
-export const maxObservedSeconds = 366 * 24 * 3600;
+const maxObservedSeconds = 366 * 24 * 3600;
 
 function observableDuration(state: TaskState, start: number, end: number): number | undefined {
   const seconds = elapsedSeconds(state, start, end, 0);

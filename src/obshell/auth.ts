@@ -8,12 +8,14 @@ import { constants, createPublicKey, publicEncrypt, type KeyObject } from 'node:
 export const rootHeaderName = 'x-ocs-header';
 export const agentHeaderName = 'x-ocs-agent-header';
 
-/** Reads `public_key` of /api/v1/secret: base64 DER of a PKCS#1 RSAPublicKey, no PEM armour. */
 /** Key sizes an agent may hand out: obshell's are 512 or 1024 bits; a PKCS#1 block needs 11 bytes of padding. */
 export const minKeyBits = 512;
 export const maxKeyBits = 8192;
 
-/** Throws when the text is not a PKCS#1 RSA public key of minKeyBits to maxKeyBits. */
+/**
+ * Reads `public_key` of /api/v1/secret: base64 DER of a PKCS#1 RSAPublicKey, no PEM armour. Throws
+ * when it is none, or when its size is outside minKeyBits to maxKeyBits (KeySizeError).
+ */
 export function parsePublicKey(base64Der: string): KeyObject {
   const key = createPublicKey({ key: Buffer.from(base64Der, 'base64'), format: 'der', type: 'pkcs1' });
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
