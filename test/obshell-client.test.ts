@@ -139,10 +139,20 @@ describe('obshell client: auth v2 against a real socket', () => {
     // PKCS#1 DER of an 88-bit modulus, e = 65537: 11 bytes, all of them PKCS#1 v1.5 padding.
     const tiny = 'MBMCDAD//////////////wIDAQAB';
     agent.route('/api/v1/secret', (_req, res) => {
-      send(res, 200, { data: { public_key: tiny } });
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({
+            successful: true,
+            status: 200,
+            traceId: 'trace-of-key',
+            data: { public_key: tiny },
+          }),
+        );
     });
     const outcome = failureOf(await clientFor([agent.url]).fetchLastMaintenanceTask());
-    expect(outcome).toMatchObject({ reason: 'parse' });
+    // The agent's trace id goes with the refusal, as with its own errors.
+    expect(outcome).toMatchObject({ reason: 'parse', traceId: 'trace-of-key' });
     expect(outcome.message).toContain('RSA key of 88 bits, outside 512–8192');
     expect(agent.count(taskRoute)).toBe(0);
   });

@@ -11,6 +11,7 @@ import {
   failure,
   mayBeStaleKey,
   isTaskNotFound,
+  oneLine,
   safeParse,
   type Failure,
 } from './classify.js';
@@ -81,14 +82,17 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
     if (publicKey) return value(publicKey);
     const result = await readData(deps.transport, target.base, secretPath, signal, secrets);
     if (result.kind === 'failure') return result;
+    // The agent's trace id goes with a refusal of what it answered, as with its own errors.
+    const traced = result.traceId === undefined ? {} : { traceId: result.traceId };
     const parsed = safeParse(secretSchema, result.value);
-    if (!parsed.success) return failure('parse', `${secretPath}: ${parsed.issues}`);
+    if (!parsed.success) return failure('parse', `${secretPath}: ${parsed.issues}`, traced);
     try {
       publicKey = parsePublicKey(parsed.data.public_key);
       return value(publicKey);
     } catch (error) {
-      if (error instanceof KeySizeError) return failure('parse', `${secretPath}: ${error.message}`);
-      return failure('parse', `${secretPath}: public_key is not a base64 PKCS#1 RSA public key`);
+      const why =
+        error instanceof KeySizeError ? error.message : 'public_key is not a base64 PKCS#1 RSA public key';
+      return failure('parse', `${secretPath}: ${why}`, traced);
     }
   }
 
@@ -245,7 +249,7 @@ async function readData(
   path: string,
   signal: AbortSignal | undefined,
   secrets: readonly string[],
-): Promise<Value<unknown> | Failure> {
+): Promise<(Value<unknown> & { traceId?: string }) | Failure> {
   const result = await transport.get(base + path, { signal });
   const named = (f: Failure): Failure => ({ ...f, message: `${path}: ${f.message}` });
   if (result.kind === 'failure') return named(result);
@@ -255,5 +259,7 @@ async function readData(
   if (!envelope.successful || status < 200 || status >= 300) {
     return named(envelopeFailure(status, envelope, secrets));
   }
-  return value(envelope.data);
+  return envelope.traceId
+    ? { ...value(envelope.data), traceId: oneLine(envelope.traceId) }
+    : value(envelope.data);
 }
