@@ -139,16 +139,14 @@ describe('obshell client: auth v2 against a real socket', () => {
     // PKCS#1 DER of an 88-bit modulus, e = 65537: 11 bytes, all of them PKCS#1 v1.5 padding.
     const tiny = 'MBMCDAD//////////////wIDAQAB';
     agent.route('/api/v1/secret', (_req, res) => {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            successful: true,
-            status: 200,
-            traceId: 'trace-of-key',
-            data: { public_key: tiny },
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          successful: true,
+          status: 200,
+          traceId: 'trace-of-key',
+          data: { public_key: tiny },
+        }),
+      );
     });
     const outcome = failureOf(await clientFor([agent.url]).fetchLastMaintenanceTask());
     // The agent's trace id goes with the refusal, as with its own errors.
