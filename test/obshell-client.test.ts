@@ -374,6 +374,19 @@ describe('obshell client: several agents', () => {
     },
   );
 
+  it('fails over on the 500 code 1002 of obshell before 4.3.1 (no OB connection there)', async () => {
+    const first = await agentWith();
+    first.route(taskRoute, (_req, res) => {
+      send(res, 500, { error: { code: 1002, message: 'Agent is not holding OceanBase' } });
+    });
+    const second = await agentWith();
+    expect(await clientFor([first.url, second.url]).fetchLastMaintenanceTask()).toMatchObject({
+      kind: 'ok',
+      agent: { address: `127.0.0.1:${second.port}` },
+    });
+    expect(first.count(taskRoute)).toBe(1);
+  });
+
   it('does not fail over auth failures (they fail the same everywhere)', async () => {
     const first = await agentWith({ password: 'other' });
     const second = await agentWith();

@@ -28,6 +28,9 @@ export const failoverErrCodes: ReadonlySet<string> = new Set([
   'OB.Server.Process.NotExist',
   'Agent.OceanBase.Useless',
   'Agent.OceanBase.DB.NotOcs',
+  // Before 4.3.1 those all were the numeric ErrUnexpected (§2.4: no OB connection → 500 code
+  // 1002), like any other unexpected error: asking one more agent is the cheaper mistake.
+  '1002',
 ]);
 
 const decryptFailedErrCode = 'Security.Authentication.Header.DecryptFailed';
