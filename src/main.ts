@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The command line: `obshell-exporter [flags]` runs the exporter, `obshell-exporter simulate`
- * the built-in obshell simulator. The only module that reads argv and env, handles signals
- * and exits the process.
+ * the built-in obshell simulator. The only module that reads argv and env (but for the image's
+ * health check, src/healthcheck.ts), handles signals and exits the process.
  */
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';

@@ -1,0 +1,57 @@
+/**
+ * What the image's HEALTHCHECK (src/healthcheck.ts) asks: /-/healthy where the exporter listens,
+ * found from the exporter's own arguments and environment as the exporter resolves them.
+ *
+ * Plain http first, then https (a web config with TLS): the check is that the exporter answers,
+ * not who may read it, so the certificate is not verified and any answer below 500 counts, 401
+ * included (basic auth guards every path). Nothing is sent but the request line: no credentials.
+ */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { defaults, parseCommandLine } from '../config/index.js';
+
+type Env = Record<string, string | undefined>;
+type Endpoint = { host: string; port: number };
+
+/** Docker's --timeout is 5 s: both attempts fit in it. */
+const attemptTimeoutMs = 2_000;
+
+/** The exporter's arguments in a /proc/<pid>/cmdline: what follows its main script, or none. */
+export function exporterArgs(cmdline: string): string[] {
+  const words = cmdline.split('\0').filter((word) => word !== '');
+  const script = words.findIndex((word) => /(^|\/)(main\.js|obshell-exporter)$/.test(word));
+  return script < 0 ? [] : words.slice(script + 1);
+}
+
+/** Where to ask: the listen address the exporter resolves, an unspecified host made loopback. */
+export function healthEndpoint(argv: string[], env: Env): Endpoint {
+  const address = parseCommandLine(argv, env).flags['web.listen-address'] ?? defaults.listenAddress;
+  const at = address.lastIndexOf(':');
+  const host = address.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+  const loopback = host === '' || host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return { host: loopback, port: Number(address.slice(at + 1)) };
+}
+
+/** The status of GET /-/healthy, or undefined when no HTTP answer came. */
+function healthStatus(endpoint: Endpoint, tls: boolean): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const options = { ...endpoint, path: '/-/healthy', timeout: attemptTimeoutMs, agent: false };
+    const req = tls
+      ? httpsRequest({ ...options, rejectUnauthorized: false }, answered)
+      : httpRequest(options, answered);
+    function answered(res: { statusCode?: number | undefined; resume(): void }): void {
+      res.resume();
+      resolve(res.statusCode);
+    }
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => {
+      resolve(undefined);
+    });
+    req.end();
+  });
+}
+
+export async function isHealthy(endpoint: Endpoint): Promise<boolean> {
+  const status = (await healthStatus(endpoint, false)) ?? (await healthStatus(endpoint, true));
+  return status !== undefined && status < 500;
+}
