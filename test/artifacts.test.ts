@@ -51,7 +51,9 @@ const exposed = new Set(
     s.type === 'histogram' ? ['_bucket', '_sum', '_count'].map((x) => s.name + x) : [s.name],
   ),
 );
-const allowedInRules = (name: string): boolean => exposed.has(name) || recorded.has(name) || name === 'up';
+// process_start_time_seconds: prom-client's, on the exporter's /metrics (tells a restart apart).
+const allowedInRules = (name: string): boolean =>
+  exposed.has(name) || recorded.has(name) || name === 'up' || name === 'process_start_time_seconds';
 const allowedInDashboard = (name: string): boolean =>
   exposed.has(name) || name === 'up' || name.startsWith('process_') || name.startsWith('nodejs_');
 
