@@ -1,7 +1,7 @@
 /**
  * The schedule: a node-cron tick starts one poll per target, spread over the interval and run
  * with bounded concurrency. Polls of one target never overlap (a busy target's tick is skipped
- * and counted), and a whole poll is cut at the interval. The single catch point of the loop.
+ * and counted), and a whole poll is cut just before the target's next turn. The single catch point of the loop.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import cron, { type ScheduledTask } from 'node-cron';
@@ -9,7 +9,7 @@ import type { Logger } from './logger.js';
 import type { ExporterMetrics } from './metrics/registry.js';
 import { failureReasons, type TaskOutcome } from './obshell/outcome.js';
 import { recordPoll } from './record-poll.js';
-import { cronIntervalMs, createLimiter, spreadDelayMs } from './schedule.js';
+import { cronIntervalMs, createLimiter, pollBudgetMs, spreadDelayMs } from './schedule.js';
 import type { TargetStatus, TargetTracker } from './target.js';
 
 export type TaskSource = {
@@ -211,22 +211,29 @@ export class Poller {
       this.#options.logger.warn({ target: slot.tracker.name }, 'previous poll still running; poll skipped');
       return slot.inFlight;
     }
+    // The budget counts from the poll's turn, time spent waiting for the concurrency limit included.
+    const deadline = performance.now() + pollBudgetMs(this.#intervalMs);
     // A slot retired while its poll waited for the concurrency limit has nothing left to ask.
-    const run = this.#limit(() => (slot.retired ? Promise.resolve() : this.#pollOnce(slot))).finally(() => {
+    const run = this.#limit(() =>
+      slot.retired ? Promise.resolve() : this.#pollOnce(slot, deadline),
+    ).finally(() => {
       slot.inFlight = undefined;
     });
     slot.inFlight = run;
     return run;
   }
 
-  async #pollOnce(slot: TargetSlot): Promise<void> {
+  async #pollOnce(slot: TargetSlot, deadline: number): Promise<void> {
     const now = this.#options.now ?? Date.now;
     const started = now();
     const abort = new AbortController();
     slot.abort = abort;
-    const budget = setTimeout(() => {
-      abort.abort(new Error('poll interval exceeded'));
-    }, this.#intervalMs);
+    const budget = setTimeout(
+      () => {
+        abort.abort(new Error('poll interval exceeded'));
+      },
+      Math.max(0, deadline - performance.now()),
+    );
     try {
       const outcome = await slot.source.fetchLastMaintenanceTask({ signal: abort.signal });
       if (slot.retired) return; // a reload or shutdown retired it meanwhile: the answer is no one's

@@ -14,6 +14,15 @@ export function cronIntervalMs(expression: string): number {
   }
 }
 
+/**
+ * How long a poll may run: until a little before the same target's next turn. Cut at the full
+ * interval, a hung target's poll raced its next tick and lost every other time, so it was polled
+ * at half the rate with every other tick skipped.
+ */
+export function pollBudgetMs(intervalMs: number): number {
+  return intervalMs - Math.min(1_000, intervalMs / 10);
+}
+
 /** A stable fraction in [0, 1) from a name, so each target keeps its slot in the interval. */
 export function stableFraction(name: string): number {
   return createHash('md5').update(name).digest().readUInt32BE(0) / 2 ** 32;

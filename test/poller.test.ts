@@ -99,20 +99,22 @@ describe('Poller', () => {
     expect(createPoller({}, '0 */5 * * * *').poller.intervalMs).toBe(300_000);
   });
 
-  it('skips and counts a tick that finds the previous poll still running, and cuts a poll at the interval', async () => {
+  it('skips and counts a tick that finds the previous poll still running, and cuts a poll before its next turn', async () => {
     let aborted = 0;
-    // Never answers on its own: only the poll's interval budget ends it.
-    const hanging: TaskSource = {
+    // Hears the cut but answers only 1.5 s later, so the next tick still finds it running.
+    const deaf: TaskSource = {
       fetchLastMaintenanceTask: (options) =>
         new Promise((resolve) => {
           options?.signal?.addEventListener('abort', () => {
             aborted += 1;
-            resolve({ kind: 'failure', reason: 'timeout', message: 'poll interval exceeded' });
           });
+          setTimeout(() => {
+            resolve({ kind: 'failure', reason: 'timeout', message: 'poll interval exceeded' });
+          }, 1500);
         }),
       close: () => undefined,
     };
-    const { poller, metrics, lines } = createPoller({ slow: hanging });
+    const { poller, metrics, lines } = createPoller({ slow: deaf });
     await poller.start();
     await sleep(1600);
     const text = await metrics.registry.metrics();
@@ -120,6 +122,33 @@ describe('Poller', () => {
     expect(text).toMatch(/obshell_exporter_polls_skipped_total\{target="slow"\} [1-9]/);
     expect(text).toMatch(/obshell_exporter_poll_errors_total\{target="slow",reason="timeout"\} [1-9]/);
     expect(lines.some((l) => l.includes('poll skipped'))).toBe(true);
+  });
+
+  it('polls a hung target at every tick: its poll is cut before its next turn, not skipped', async () => {
+    const starts: number[] = [];
+    const aborts: number[] = [];
+    const hanging: TaskSource = {
+      fetchLastMaintenanceTask: (options) =>
+        new Promise((resolve) => {
+          starts.push(performance.now());
+          options?.signal?.addEventListener('abort', () => {
+            aborts.push(performance.now());
+            resolve({ kind: 'failure', reason: 'timeout', message: 'poll interval exceeded' });
+          });
+        }),
+      close: () => undefined,
+    };
+    const { poller, metrics } = createPoller({ hung: hanging });
+    await poller.start(); // the start-up round, off the tick grid, may still cost one skip
+    await sleep(4200);
+    const text = await metrics.registry.metrics();
+    const skipped = Number(/obshell_exporter_polls_skipped_total\{target="hung"\} (\d+)/.exec(text)?.[1]);
+    expect(skipped).toBeLessThanOrEqual(1);
+    expect(starts.length).toBeGreaterThanOrEqual(4);
+    // Each scheduled poll was cut ~100 ms before the next began. Cut at the full interval, the cut
+    // and the next tick came within a few ms of each other, and every other tick or so was skipped.
+    const gaps = starts.slice(2).map((next, i) => next - aborts[i + 1]!);
+    for (const gap of gaps) expect(gap).toBeGreaterThan(30);
   });
 
   it("withdraws a failed target's task series and leaves other targets untouched", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  pollBudgetMs,
   maxSpreadSteps,
   spreadDelayMs,
   maxSpreadStepMs,
@@ -72,5 +73,13 @@ describe('spreadDelayMs', () => {
   it('never divides by zero: one target waits under 50 ms, no targets give a 1 ms step', () => {
     expect(spreadDelayMs('only', 1, 15_000)).toBeLessThan(50);
     expect(spreadStepMs(0, 15_000)).toBe(1);
+  });
+});
+
+describe('pollBudgetMs', () => {
+  it("ends a poll before the same target's next turn, by a tenth of the interval and at most 1 s", () => {
+    expect(pollBudgetMs(1_000)).toBe(900);
+    expect(pollBudgetMs(15_000)).toBe(14_000);
+    expect(pollBudgetMs(300_000)).toBe(299_000);
   });
 });
