@@ -424,6 +424,16 @@ describe('flags: problems found at load, exact message', () => {
       '--obshell.url: cannot be combined with --obshell.socket',
     ],
     [['--obshell.url=http://a:1,http://a:1/'], {}, '--obshell.url: "http://a:1" is given twice'],
+    [
+      ['--demo', '--obshell.socket=/s'],
+      {},
+      '--obshell.socket: cannot be combined with --demo, which polls only the built-in simulator (set --demo=false to poll your cluster)',
+    ],
+    [
+      [],
+      { OBSHELL_EXPORTER_DEMO: 'true', OBSHELL_EXPORTER_OBSHELL_URL: 'http://10.0.0.11:2886' },
+      'OBSHELL_EXPORTER_OBSHELL_URL: cannot be combined with OBSHELL_EXPORTER_DEMO, which polls only the built-in simulator (set OBSHELL_EXPORTER_DEMO=false to poll your cluster)',
+    ],
   ])('%j %j', (argv, env, message) => {
     expect(problems(undefined, argv, env)).toEqual([message]);
   });

@@ -67,7 +67,7 @@ describe('loadConfig without a config file', () => {
       '--limits.task-types=5',
       '--limits.nodes=6',
       '--limits.label-length=7',
-      '--demo',
+      '--demo=false',
       '--targets.shard=0/1',
     ]);
     expect(config).toEqual({
@@ -93,7 +93,7 @@ describe('loadConfig without a config file', () => {
       web: { listenAddress: '127.0.0.1:9999', telemetryPath: '/obshell', configFile: fixture('full.yml') },
       log: { level: 'debug', format: 'pretty' },
       shard: { index: 0, count: 1 },
-      demo: true,
+      demo: false,
     });
   });
 

@@ -152,7 +152,7 @@ export const flagSpecs: { readonly [K in FlagName]-?: FlagSpec<NonNullable<CliFl
   ),
   'limits.nodes': count('Most distinct node values per target; more become "other"', defaults.maxNodes),
   'limits.label-length': count('Longest label value; longer values are truncated', defaults.maxLabelLength),
-  demo: bool('Start the built-in obshell simulator on loopback and poll it'),
+  demo: bool('Start the built-in obshell simulator on loopback and poll only it (no other targets)'),
   help: bool('Show this help and exit (also -h)', false),
   version: bool('Show the version and exit', false),
 };

@@ -130,6 +130,21 @@ function buildTargets(cli: CommandLine, file: ConfigFile | undefined, c: Checker
   return file.targets.map((target) => mergeTarget(target, base));
 }
 
+/**
+ * The demo polls only its own simulator: targets given with it would be dropped without a word,
+ * and simulated data shown as if it were the cluster's (docker compose turns the demo on by default).
+ */
+function checkDemoAlone(cli: CommandLine, c: Checker): void {
+  if (cli.flags.demo !== true) return;
+  for (const name of ['obshell.url', 'obshell.socket', 'config.file'] as const) {
+    if (cli.flags[name] !== undefined) {
+      c.problems.push(
+        `${sourceOf(cli, name)}: cannot be combined with ${sourceOf(cli, 'demo')}, which polls only the built-in simulator (set ${sourceOf(cli, 'demo')}=false to poll your cluster)`,
+      );
+    }
+  }
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !(value instanceof RegExp)) {
     Object.values(value).forEach(deepFreeze);
@@ -145,6 +160,7 @@ export function loadConfig(cli: CommandLine, io: ConfigIo = nodeIo): ExporterCon
   const file = readFile(cli, io, c);
   const targets = buildTargets(cli, file, c);
   const webConfigFile = flagFile(cli, 'web.config.file', c);
+  checkDemoAlone(cli, c);
   if (c.problems.length > 0) throw new ConfigError(c.problems);
   const shard = f['targets.shard'];
   return deepFreeze({
