@@ -123,6 +123,17 @@ describe('node dist/src/healthcheck.js against the built exporter', () => {
     }
   });
 
+  it('is healthy on an exporter that requires client certificates (its TLS layer answers)', async () => {
+    const tls = `tls_server_config:\n  cert_file: ${join(temp.dir, 'server-a.crt')}\n  key_file: ${join(temp.dir, 'server-a.key')}\n`;
+    const mtls = `${tls}  client_ca_file: ${join(temp.dir, 'ca.crt')}\n  client_auth_type: RequireAndVerifyClientCert\n`;
+    const address = await startExporter(mtls);
+    expect(await runHealthcheck([`--web.listen-address=${address}`])).toEqual({ status: 0, stderr: '' });
+    // It did not get in: /-/healthy needs a client certificate.
+    await expect(get(`https://${address}`, '/-/healthy', { tls: { ca: pem('ca.crt') } })).rejects.toThrow(
+      /certificate required/,
+    );
+  });
+
   it('is unhealthy when nothing listens, or the answer is a 5xx', async () => {
     const port = await freePort();
     const nothing = await runHealthcheck([`--web.listen-address=127.0.0.1:${port}`]);

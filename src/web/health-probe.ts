@@ -4,7 +4,8 @@
  *
  * Plain http first, then https (a web config with TLS): the check is that the exporter answers,
  * not who may read it, so the certificate is not verified and any answer below 500 counts, 401
- * included (basic auth guards every path). Nothing is sent but the request line: no credentials.
+ * included (basic auth guards every path), as does a demand for a client certificate (mTLS).
+ * Nothing is sent but the request line: no credentials.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -32,8 +33,15 @@ export function healthEndpoint(argv: string[], env: Env): Endpoint {
   return { host: loopback, port: Number(address.slice(at + 1)) };
 }
 
-/** The status of GET /-/healthy, or undefined when no HTTP answer came. */
-function healthStatus(endpoint: Endpoint, tls: boolean): Promise<number | undefined> {
+/**
+ * An exporter that requires client certificates (RequireAndVerifyClientCert) refuses the probe in
+ * the TLS handshake: its TLS layer, on the same event loop, answered, and that is what is checked.
+ * (With `max_version: TLS12` that refusal is a bare handshake failure, which tells nothing.)
+ */
+const clientCertificateRequired = 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED';
+
+/** Whether GET /-/healthy got a healthy answer; undefined when nothing answered at all. */
+function healthAnswer(endpoint: Endpoint, tls: boolean): Promise<boolean | undefined> {
   return new Promise((resolve) => {
     const options = { ...endpoint, path: '/-/healthy', timeout: attemptTimeoutMs, agent: false };
     const req = tls
@@ -41,17 +49,16 @@ function healthStatus(endpoint: Endpoint, tls: boolean): Promise<number | undefi
       : httpRequest(options, answered);
     function answered(res: { statusCode?: number | undefined; resume(): void }): void {
       res.resume();
-      resolve(res.statusCode);
+      resolve(res.statusCode !== undefined && res.statusCode < 500);
     }
     req.on('timeout', () => req.destroy());
-    req.on('error', () => {
-      resolve(undefined);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      resolve(error.code === clientCertificateRequired ? true : undefined);
     });
     req.end();
   });
 }
 
 export async function isHealthy(endpoint: Endpoint): Promise<boolean> {
-  const status = (await healthStatus(endpoint, false)) ?? (await healthStatus(endpoint, true));
-  return status !== undefined && status < 500;
+  return ((await healthAnswer(endpoint, false)) ?? (await healthAnswer(endpoint, true))) === true;
 }
