@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseObshellTime } from '../src/obshell/time.js';
 import { dagSchema, type DagJson, type DagNodeJson, type SubTaskJson } from '../src/obshell/schema.js';
 import { scenarioAt, scenarioNames, scenarioTimeline, type ScenarioName } from '../src/simulator/index.js';
+import { demoSpeed } from '../src/main.js';
 
 const seedData = (
   JSON.parse(readFileSync(new URL('fixtures/obshell/seed-scale-out.json', import.meta.url), 'utf8')) as {
@@ -204,16 +205,36 @@ describe('scenario timelines', () => {
   it('lifecycle: 404 first, then every kind of ending, with ids increasing across loops', () => {
     const { lead, period = 0 } = scenarioTimeline('lifecycle');
     expect(lead).toBe(60);
-    expect(period).toBeGreaterThan(600);
-    expect(period).toBeLessThan(1200);
     expect(at('lifecycle', lead - 1)).toBeUndefined();
+    const step = 5;
     const finals = new Map<string, string>();
     const ids: number[] = [];
-    for (let t = lead; t < lead + 2 * period; t += 2) {
+    /** Story seconds each DAG's state/operator@stage was shown, over the first loop. */
+    const shown = new Map<string, number>();
+    for (let t = lead; t < lead + 2 * period; t += step) {
       const d = must('lifecycle', t);
       if (ids.at(-1) !== Number(d.id)) ids.push(Number(d.id));
       finals.set(d.id, `${d.name}: ${summary(d)}`);
+      const key = `${d.id} ${summary(d)}`;
+      if (t < lead + period) shown.set(key, (shown.get(key) ?? 0) + step);
     }
+    // Every ending, and every failure before its operator acts, stays long enough to be polled,
+    // scraped and alerted on (`for: 1m`) at the demo's speed.
+    const held = [...shown].filter(([key]) => / (SUCCEED|FAILED)\//.test(key));
+    expect(held.map(([key]) => key)).toEqual([
+      '11 SUCCEED/RUN@9',
+      '12 SUCCEED/RUN@6',
+      '13 FAILED/RUN@5',
+      '13 SUCCEED/RUN@9',
+      '14 FAILED/RUN@3',
+      '14 SUCCEED/ROLLBACK@1',
+      '15 FAILED/CANCEL@3',
+      '16 FAILED/RUN@7',
+      '16 SUCCEED/PASS@7',
+      '17 SUCCEED/RUN@9',
+    ]);
+    // Two minutes of the demo: polled and scraped every 15 s, past the alerts' `for: 1m`.
+    for (const [key, seconds] of held) expect((seconds + step) / demoSpeed, key).toBeGreaterThanOrEqual(120);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(ids).toHaveLength(14);
     expect([...finals.values()].slice(0, 7)).toEqual([
