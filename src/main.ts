@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ExporterConfig, TargetConfig } from './config/index.js';
-import { loadConfig, parseCommandLine, renderEffectiveConfig, usage } from './config/index.js';
+import { configNotes, loadConfig, parseCommandLine, renderEffectiveConfig, usage } from './config/index.js';
 import { ConfigError, UsageError } from './errors.js';
 import { credentialsFromConfig, startExporter, type CredentialSource } from './exporter.js';
 import { createLogger, type Logger } from './logger.js';
@@ -40,7 +40,11 @@ export async function main(argv: string[], env: Env): Promise<number> {
     const config = loadConfig(cli);
     // The web config (TLS, basic auth) is checked here too, certificate files included.
     if (config.web.configFile !== undefined) loadWebState(config.web.configFile);
-    if (cli.command === 'check') return (write(renderEffectiveConfig(config)), 0);
+    if (cli.command === 'check') {
+      write(renderEffectiveConfig(config));
+      for (const note of configNotes(config)) fail(`note: ${note}`);
+      return 0;
+    }
     // A process's flags and environment never change, so a reload re-reads only the files they
     // name: --config.file (targets, task_type_rules) and the TLS files of the new clients.
     return await runExporter(config, env, () => loadConfig(cli));
@@ -57,6 +61,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
 async function runExporter(config: ExporterConfig, env: Env, load: () => ExporterConfig): Promise<number> {
   const logger = createLogger(config.log);
   logUnexpected(logger);
+  for (const note of configNotes(config)) logger.warn(note);
   // A long-running server: keep process.nextTick's fast path (see tick-shape.ts).
   await pinTickObjectShape();
   let credentials: CredentialSource = credentialsFromConfig(env);

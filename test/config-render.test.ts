@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfig, parseCommandLine, renderEffectiveConfig } from '../src/config/index.js';
+import { configNotes, loadConfig, parseCommandLine, renderEffectiveConfig } from '../src/config/index.js';
 
 const canary = 'canary-92c1-root-password';
 const agentCanary = 'canary-92c1-agent-password';
@@ -104,5 +104,33 @@ describe('renderEffectiveConfig', () => {
     const out = renderEffectiveConfig(sharded);
     expect(out).toContain('# Targets are those of this shard only.\nshard: 0/1\n');
     expect(out).toContain('    tls:\n      server_name: x\n      insecure_skip_verify: true\n');
+  });
+});
+
+describe('configNotes', () => {
+  const configFile = write(
+    'notes.yml',
+    [
+      'targets:',
+      '  - {name: bare, urls: [http://a:2886]}',
+      '  - {name: by-env, urls: [http://b:2886], password_env: B_PW}',
+      '  - {name: agent-only, urls: [http://c:2886], agent_password_env: C_AGENT_PW}',
+      '  - {name: local, socket: /run/obshell.sock}',
+    ].join('\n'),
+  );
+  const load = (argv: string[], env: Record<string, string> = {}) =>
+    loadConfig(parseCommandLine([`--config.file=${configFile}`, ...argv], env));
+
+  test('names each target polled over TCP with no password at all, and only those', () => {
+    const env = { B_PW: canary, C_AGENT_PW: agentCanary };
+    expect(configNotes(load([], env))).toEqual([
+      'target "bare": no root@sys password configured (--obshell.password-file, OBSHELL_PASSWORD, or password_file / password_env in the config file); its agents will refuse the polls unless they need none',
+    ]);
+  });
+
+  test('is empty once a password applies to every target, and in the demo', () => {
+    const env = { B_PW: canary, C_AGENT_PW: agentCanary, OBSHELL_PASSWORD: canary };
+    expect(configNotes(load([], env))).toEqual([]);
+    expect(configNotes(loadConfig(parseCommandLine(['--demo'], {})))).toEqual([]);
   });
 });

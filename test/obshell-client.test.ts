@@ -221,6 +221,22 @@ describe('obshell client: auth v2 against a real socket', () => {
     expect(outcome.message).not.toContain('\n');
   });
 
+  it('says first that no password was sent when a refusal comes to an empty one, and only then', async () => {
+    const agent = await agentWith();
+    const none = failureOf(await clientFor([agent.url], { password: () => '' }).fetchLastMaintenanceTask());
+    expect(none).toMatchObject({
+      reason: 'auth',
+      errCode: 'Security.Authentication.IncorrectOceanbasePassword',
+    });
+    expect(none.message).toMatch(
+      /^no password was sent \(none configured for this target, or an empty one\); HTTP 401 /,
+    );
+    const wrong = failureOf(
+      await clientFor([agent.url], { password: () => 'nope' }).fetchLastMaintenanceTask(),
+    );
+    expect(wrong.message).toMatch(/^HTTP 401 /);
+  });
+
   it('refuses an agent that only speaks auth v1', async () => {
     const agent = await agentWith({ supportedAuth: ['v1'], version: '4.2.2.0' });
     const outcome = failureOf(await clientFor([agent.url]).fetchLastMaintenanceTask());

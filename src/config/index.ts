@@ -15,7 +15,7 @@ export type {
 } from './types.js';
 export { parseCommandLine } from './command-line.js';
 export { loadConfig } from './load.js';
-export { renderEffectiveConfig } from './render.js';
+export { configNotes, renderEffectiveConfig } from './render.js';
 export { usage } from './usage.js';
 export { formatDuration, parseDuration } from './durations.js';
 export { SecretReadError } from '../errors.js';

@@ -62,3 +62,18 @@ export function renderEffectiveConfig(config: ExporterConfig): string {
   const note = config.shard ? '# Targets are those of this shard only.\n' : '';
   return header + note + stringify(doc, { lineWidth: 0 });
 }
+
+/**
+ * What the configuration allows but is most likely a mistake, one line each: `--config.check`
+ * prints them, the exporter logs them at start-up. Today: a target without any password, whose
+ * polls obshell refuses as "incorrect password" unless its agent needs none (a SINGLE agent).
+ */
+export function configNotes(config: ExporterConfig): string[] {
+  if (config.demo) return [];
+  return config.targets
+    .filter((t) => t.socket === undefined && t.password.kind === 'none' && t.agentPassword.kind === 'none')
+    .map(
+      (t) =>
+        `target ${JSON.stringify(t.name)}: no root@sys password configured (--obshell.password-file, OBSHELL_PASSWORD, or password_file / password_env in the config file); its agents will refuse the polls unless they need none`,
+    );
+}

@@ -16,7 +16,7 @@ import {
   type AgentTarget,
   type Credentials,
 } from './agent-session.js';
-import { failure, isFailoverable, type Failure } from './classify.js';
+import { failure, isFailoverable, oneLine, type Failure } from './classify.js';
 import type { PollFailure, TaskOutcome } from './outcome.js';
 import { createTransport, type ObshellTls } from './transport.js';
 
@@ -115,7 +115,7 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
       const outcome = await session.poll(credentials, signal);
       if (outcome.kind !== 'failure' || !isFailoverable(outcome)) {
         preferred = index; // sticky: the next poll starts with the agent that answered
-        return outcome;
+        return sentNoPassword(options, credentials) ? withNoPasswordHint(outcome) : outcome;
       }
       last = outcome;
     }
@@ -152,6 +152,21 @@ function readCredentials(options: ObshellClientOptions): (Credentials & { kind: 
     if (error instanceof SecretReadError) return failure('auth', error.message);
     throw error;
   }
+}
+
+/**
+ * obshell refuses a request without a password as it refuses a wrong one ("incorrect password"):
+ * a refusal while none was sent says so first, as the cause is then the configuration.
+ */
+function withNoPasswordHint(outcome: TaskOutcome): TaskOutcome {
+  if (outcome.kind !== 'failure' || outcome.reason !== 'auth') return outcome;
+  const hint = 'no password was sent (none configured for this target, or an empty one)';
+  return { ...outcome, message: oneLine(`${hint}; ${outcome.message}`) };
+}
+
+/** Over TCP with an empty root@sys password and no agent password (the unix socket takes none). */
+function sentNoPassword(options: ObshellClientOptions, credentials: Credentials): boolean {
+  return options.socketPath === undefined && credentials.password === '' && !credentials.agentPassword;
 }
 
 /** The preferred agent first, then the others in configured order. */
