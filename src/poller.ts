@@ -211,29 +211,27 @@ export class Poller {
       this.#options.logger.warn({ target: slot.tracker.name }, 'previous poll still running; poll skipped');
       return slot.inFlight;
     }
-    // The budget counts from the poll's turn, time spent waiting for the concurrency limit included.
-    const deadline = performance.now() + pollBudgetMs(this.#intervalMs);
     // A slot retired while its poll waited for the concurrency limit has nothing left to ask.
-    const run = this.#limit(() =>
-      slot.retired ? Promise.resolve() : this.#pollOnce(slot, deadline),
-    ).finally(() => {
+    const run = this.#limit(() => (slot.retired ? Promise.resolve() : this.#pollOnce(slot))).finally(() => {
       slot.inFlight = undefined;
     });
     slot.inFlight = run;
     return run;
   }
 
-  async #pollOnce(slot: TargetSlot, deadline: number): Promise<void> {
+  /**
+   * The budget runs from the poll's start, not its turn: a poll that waited for the concurrency
+   * limit (a start-up round, many hung agents) still gets its time, and if it then overlaps its
+   * next turn, that tick is skipped and counted, as the fleet is too slow for the schedule.
+   */
+  async #pollOnce(slot: TargetSlot): Promise<void> {
     const now = this.#options.now ?? Date.now;
     const started = now();
     const abort = new AbortController();
     slot.abort = abort;
-    const budget = setTimeout(
-      () => {
-        abort.abort(new Error('poll interval exceeded'));
-      },
-      Math.max(0, deadline - performance.now()),
-    );
+    const budget = setTimeout(() => {
+      abort.abort(new Error('poll interval exceeded'));
+    }, pollBudgetMs(this.#intervalMs));
     try {
       const outcome = await slot.source.fetchLastMaintenanceTask({ signal: abort.signal });
       if (slot.retired) return; // a reload or shutdown retired it meanwhile: the answer is no one's

@@ -151,6 +151,41 @@ describe('Poller', () => {
     for (const gap of gaps) expect(gap).toBeGreaterThan(30);
   });
 
+  it('gives a poll that waited for the concurrency limit its whole budget: a queued healthy target is not cut', async () => {
+    const hanging: TaskSource = {
+      fetchLastMaintenanceTask: (options) =>
+        new Promise((resolve) => {
+          options?.signal?.addEventListener('abort', () => {
+            resolve({ kind: 'failure', reason: 'timeout', message: 'poll interval exceeded' });
+          });
+        }),
+      close: () => undefined,
+    };
+    // One poll at a time: `healthy` waits ~0.9 s behind the hung one, past its own turn's budget.
+    let healthyCalls = 0;
+    const healthy: TaskSource = {
+      // Answers in 50 ms unless cut first, as the real client does.
+      fetchLastMaintenanceTask: (options) =>
+        new Promise((resolve) => {
+          healthyCalls += 1;
+          const answered = setTimeout(() => {
+            resolve(running);
+          }, 50);
+          options?.signal?.addEventListener('abort', () => {
+            clearTimeout(answered);
+            resolve({ kind: 'failure', reason: 'timeout', message: 'poll interval exceeded' });
+          });
+        }),
+      close: () => undefined,
+    };
+    const { poller, metrics } = createPoller({ hung: hanging, healthy }, '*/1 * * * * *', 1);
+    await poller.pollAll();
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('obshell_up{target="healthy"} 1');
+    expect(text).toContain('obshell_exporter_poll_errors_total{target="healthy",reason="timeout"} 0');
+    expect(healthyCalls).toBe(1);
+  });
+
   it("withdraws a failed target's task series and leaves other targets untouched", async () => {
     const flaky = scriptedSource([
       () => running,
