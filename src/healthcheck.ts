@@ -5,15 +5,29 @@
  * OBSHELL_EXPORTER_WEB_LISTEN_ADDRESS is found as the exporter found it.
  */
 import { readFileSync } from 'node:fs';
-import { exporterArgs, healthEndpoint, isHealthy } from './web/health-probe.js';
+import { exporterArgs, healthEndpoints, isHealthy } from './web/health-probe.js';
+
+/**
+ * The exporter's arguments when it is PID 1; none when /proc cannot tell (the environment then
+ * decides). A shell as PID 1 (`sh -c "node … --web.listen-address=…"`) hides them: give them here.
+ */
+function pidOneArgs(): string[] {
+  try {
+    return exporterArgs(readFileSync('/proc/1/cmdline', 'utf8'));
+  } catch {
+    return [];
+  }
+}
 
 async function main(): Promise<number> {
   try {
     const given = process.argv.slice(2);
-    const argv = given.length > 0 ? given : exporterArgs(readFileSync('/proc/1/cmdline', 'utf8'));
-    const endpoint = healthEndpoint(argv, process.env);
-    const healthy = await isHealthy(endpoint);
-    if (!healthy) process.stderr.write(`no healthy answer on ${endpoint.host}:${endpoint.port}\n`);
+    const endpoints = healthEndpoints(given.length > 0 ? given : pidOneArgs(), process.env);
+    const healthy = await isHealthy(endpoints);
+    if (!healthy) {
+      const where = endpoints.map((e) => `${e.host}:${e.port}`).join(' or ');
+      process.stderr.write(`no healthy answer on ${where}\n`);
+    }
     return healthy ? 0 : 1;
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);

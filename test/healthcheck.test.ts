@@ -5,10 +5,11 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { exporterArgs, healthEndpoint } from '../src/web/health-probe.js';
+import { exporterArgs, healthEndpoints } from '../src/web/health-probe.js';
 import { get } from './helpers/http.js';
 import { freePort, startProcess, waitFor, type Proc } from './helpers/e2e-process.js';
 import { makeCertSet, tempDir } from './web-helpers.js';
@@ -32,24 +33,26 @@ describe('exporterArgs', () => {
   });
 });
 
-describe('healthEndpoint', () => {
+describe('healthEndpoints', () => {
+  const hosts = (argv: string[]) => healthEndpoints(argv, {}).map((e) => e.host);
+
   it('asks loopback on the default port when nothing is set', () => {
-    expect(healthEndpoint([], {})).toEqual({ host: '127.0.0.1', port: 9886 });
+    expect(healthEndpoints([], {})).toEqual([{ host: '127.0.0.1', port: 9886 }]);
   });
 
   it('resolves the address as the exporter does: the flag wins over the variable', () => {
     const env = { OBSHELL_EXPORTER_WEB_LISTEN_ADDRESS: ':9300' };
-    expect(healthEndpoint([], env)).toEqual({ host: '127.0.0.1', port: 9300 });
-    expect(healthEndpoint(['--web.listen-address=0.0.0.0:9400'], env)).toEqual({
-      host: '127.0.0.1',
-      port: 9400,
-    });
+    expect(healthEndpoints([], env)).toEqual([{ host: '127.0.0.1', port: 9300 }]);
+    expect(healthEndpoints(['--web.listen-address', '0.0.0.0:9400'], env)).toEqual([
+      { host: '127.0.0.1', port: 9400 },
+    ]);
   });
 
-  it('keeps a given host and asks ::1 for every IPv6 interface', () => {
-    expect(healthEndpoint(['--web.listen-address=10.1.2.3:9886'], {}).host).toBe('10.1.2.3');
-    expect(healthEndpoint(['--web.listen-address=[::]:9886'], {}).host).toBe('::1');
-    expect(healthEndpoint(['--web.listen-address=[::1]:9886'], {}).host).toBe('::1');
+  it('keeps a given host, and asks 127.0.0.1 then ::1 for every IPv6 interface', () => {
+    expect(hosts(['--web.listen-address=10.1.2.3:9886'])).toEqual(['10.1.2.3']);
+    // `::` takes IPv4 too, and a container without IPv6 has no ::1.
+    expect(hosts(['--web.listen-address=[::]:9886'])).toEqual(['127.0.0.1', '::1']);
+    expect(hosts(['--web.listen-address=[::1]:9886'])).toEqual(['::1']);
   });
 });
 
@@ -145,6 +148,22 @@ describe('node dist/src/healthcheck.js against the built exporter', () => {
       expect((await runHealthcheck([`--web.listen-address=127.0.0.1:${failingPort}`])).status).toBe(1);
     } finally {
       failing.close();
+    }
+  });
+
+  it("gives up before Docker's 5 s timeout when the exporter accepts but never answers (hung)", async () => {
+    const sockets: Socket[] = [];
+    const hung = createNetServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const { port } = hung.address() as { port: number };
+    try {
+      const started = performance.now();
+      const result = await runHealthcheck([`--web.listen-address=127.0.0.1:${port}`]);
+      expect(result).toEqual({ status: 1, stderr: `no healthy answer on 127.0.0.1:${port}\n` });
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      hung.close();
     }
   });
 

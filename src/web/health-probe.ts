@@ -14,8 +14,8 @@ import { defaults, parseCommandLine } from '../config/index.js';
 type Env = Record<string, string | undefined>;
 type Endpoint = { host: string; port: number };
 
-/** Docker's --timeout is 5 s: both attempts fit in it. */
-const attemptTimeoutMs = 2_000;
+/** Docker's --timeout is 5 s: every attempt together ends before it, so the check says why. */
+const checkTimeoutMs = 4_000;
 
 /** The exporter's arguments in a /proc/<pid>/cmdline: what follows its main script, or none. */
 export function exporterArgs(cmdline: string): string[] {
@@ -24,13 +24,18 @@ export function exporterArgs(cmdline: string): string[] {
   return script < 0 ? [] : words.slice(script + 1);
 }
 
-/** Where to ask: the listen address the exporter resolves, an unspecified host made loopback. */
-export function healthEndpoint(argv: string[], env: Env): Endpoint {
+/**
+ * Where to ask: the listen address the exporter resolves, an unspecified host made loopback. For
+ * `::` both: its socket takes IPv4 too (unless bindv6only), and a container without IPv6 has no ::1.
+ */
+export function healthEndpoints(argv: string[], env: Env): Endpoint[] {
   const address = parseCommandLine(argv, env).flags['web.listen-address'] ?? defaults.listenAddress;
   const at = address.lastIndexOf(':');
   const host = address.slice(0, at).replace(/^\[(.*)\]$/, '$1');
-  const loopback = host === '' || host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return { host: loopback, port: Number(address.slice(at + 1)) };
+  const port = Number(address.slice(at + 1));
+  const hosts =
+    host === '' || host === '0.0.0.0' ? ['127.0.0.1'] : host === '::' ? ['127.0.0.1', '::1'] : [host];
+  return hosts.map((h) => ({ host: h, port }));
 }
 
 /**
@@ -41,9 +46,9 @@ export function healthEndpoint(argv: string[], env: Env): Endpoint {
 const clientCertificateRequired = 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED';
 
 /** Whether GET /-/healthy got a healthy answer; undefined when nothing answered at all. */
-function healthAnswer(endpoint: Endpoint, tls: boolean): Promise<boolean | undefined> {
+function healthAnswer(endpoint: Endpoint, tls: boolean, signal: AbortSignal): Promise<boolean | undefined> {
   return new Promise((resolve) => {
-    const options = { ...endpoint, path: '/-/healthy', timeout: attemptTimeoutMs, agent: false };
+    const options = { ...endpoint, path: '/-/healthy', signal, agent: false };
     const req = tls
       ? httpsRequest({ ...options, rejectUnauthorized: false }, answered)
       : httpRequest(options, answered);
@@ -51,7 +56,6 @@ function healthAnswer(endpoint: Endpoint, tls: boolean): Promise<boolean | undef
       res.resume();
       resolve(res.statusCode !== undefined && res.statusCode < 500);
     }
-    req.on('timeout', () => req.destroy());
     req.on('error', (error: NodeJS.ErrnoException) => {
       resolve(error.code === clientCertificateRequired ? true : undefined);
     });
@@ -59,6 +63,13 @@ function healthAnswer(endpoint: Endpoint, tls: boolean): Promise<boolean | undef
   });
 }
 
-export async function isHealthy(endpoint: Endpoint): Promise<boolean> {
-  return ((await healthAnswer(endpoint, false)) ?? (await healthAnswer(endpoint, true))) === true;
+/** Each endpoint over http, then https, until one answers; all of it within checkTimeoutMs. */
+export async function isHealthy(endpoints: readonly Endpoint[]): Promise<boolean> {
+  const signal = AbortSignal.timeout(checkTimeoutMs);
+  for (const endpoint of endpoints) {
+    const answer =
+      (await healthAnswer(endpoint, false, signal)) ?? (await healthAnswer(endpoint, true, signal));
+    if (answer !== undefined) return answer;
+  }
+  return false;
 }
