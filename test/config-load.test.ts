@@ -438,6 +438,16 @@ describe('flags: problems found at load, exact message', () => {
     expect(problems(undefined, argv, env)).toEqual([message]);
   });
 
+  test('--demo refuses every setting of the targets it would drop, each named', () => {
+    expect(problems(undefined, ['--demo', '--obshell.target-name=prod', '--targets.shard=1/2'])).toEqual([
+      '--obshell.target-name: cannot be combined with --demo, which polls only the built-in simulator (set --demo=false to poll your cluster)',
+      '--targets.shard: cannot be combined with --demo, which polls only the built-in simulator (set --demo=false to poll your cluster)',
+    ]);
+    expect(load(undefined, ['--demo', '--web.listen-address=127.0.0.1:0', '--log.level=debug']).demo).toBe(
+      true,
+    );
+  });
+
   test('client certificate and key that are not PEM: both named, no content shown', () => {
     const found = problems(undefined, ['--obshell.cert-file=/etc/x/junk', '--obshell.key-file=/etc/x/junk']);
     expect(found).toEqual([

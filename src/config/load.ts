@@ -6,6 +6,7 @@ import { nodeIo } from './files.js';
 import { compact, passwordFileRule, readConfigFile, readableFile } from './file.js';
 import type { Checker, ConfigFile, FileTarget } from './file.js';
 import { attempt, quote } from './problems.js';
+import { flagNames } from './flags.js';
 import { selectShard } from './shard.js';
 import { certificateFileRule, checkKeyPairFiles, privateKeyFileRule } from './tls-files.js';
 import type {
@@ -131,12 +132,15 @@ function buildTargets(cli: CommandLine, file: ConfigFile | undefined, c: Checker
 }
 
 /**
- * The demo polls only its own simulator: targets given with it would be dropped without a word,
- * and simulated data shown as if it were the cluster's (docker compose turns the demo on by default).
+ * The demo polls only its own simulator: targets given with it, or settings for them, would be
+ * dropped without a word, and simulated data shown as if it were the cluster's (docker compose
+ * turns the demo on by default).
  */
 function checkDemoAlone(cli: CommandLine, c: Checker): void {
   if (cli.flags.demo !== true) return;
-  for (const name of ['obshell.url', 'obshell.socket', 'config.file'] as const) {
+  const shapesTargets = (name: FlagName) =>
+    name.startsWith('obshell.') || name === 'config.file' || name === 'targets.shard';
+  for (const name of flagNames.filter(shapesTargets)) {
     if (cli.flags[name] !== undefined) {
       c.problems.push(
         `${sourceOf(cli, name)}: cannot be combined with ${sourceOf(cli, 'demo')}, which polls only the built-in simulator (set ${sourceOf(cli, 'demo')}=false to poll your cluster)`,
