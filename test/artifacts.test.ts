@@ -755,6 +755,8 @@ describe('deploy/systemd/obshell-exporter.service', () => {
     'MemoryDenyWriteExecute=no',
     'LoadCredential=password:',
     'EnvironmentFile=-',
+    // `systemctl reload` re-reads the config file, as SIGHUP does (src/main.ts).
+    'ExecReload=/bin/kill -HUP $MAINPID',
   ])('sets %s', (directive) => {
     expect(unit).toMatch(new RegExp(`^${directive.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'));
   });
