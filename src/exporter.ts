@@ -122,6 +122,7 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
   const targetsFor = createTargetSet(deps, now);
   const metrics = createExporterMetrics({
     buildInfo: { version, revision, nodejsVersion: process.version },
+    ...(config.shard && { shard: config.shard }),
   });
   const live = new Poller({
     targets: targetsFor(config),

@@ -90,6 +90,7 @@ describe('alerts.test.yml coverage', () => {
       'ObshellMaintenanceTaskCancelled',
       'ObshellTargetDown',
       'ObshellExporterPollStale',
+      'ObshellExporterShardMissing',
       'ObshellExporterDown',
     ]);
   });

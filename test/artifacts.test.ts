@@ -268,6 +268,10 @@ describe('grafana/obshell-maintenance.json', () => {
       'obshell_maintenance_task_present',
       'obshell_exporter_label_overflows_total',
       'obshell_exporter_build_info',
+      // Only sharded exporters have them (the e2e dashboard check runs one unsharded); the
+      // ObshellExporterShardMissing alert watches them.
+      'obshell_exporter_shards',
+      'obshell_exporter_shard_index',
     ]);
     for (const spec of specs.filter((s) => !notShown.has(s.name)))
       expect(text, spec.name).toContain(spec.name);
@@ -280,9 +284,9 @@ describe('grafana/obshell-maintenance.json', () => {
 const runbookBase = 'https://github.com/obshell-exporter/obshell-exporter/blob/main';
 
 describe('deploy/prometheus/alerts.yml', () => {
-  it('has one group with the eight alerts', () => {
+  it('has one group with the nine alerts', () => {
     expect(rules.groups.map((g) => g.name)).toEqual(['obshell-maintenance']);
-    expect(alerts).toHaveLength(8);
+    expect(alerts).toHaveLength(9);
   });
 
   it.each(allRules.map((r) => ({ name: r.alert ?? r.record ?? '?', expr: r.expr })))(

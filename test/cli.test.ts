@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../src/simulator/index.js';
+import { shardOf } from '../src/config/index.js';
 import { canary, canaryValues } from './helpers/canary.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -270,6 +271,40 @@ describe('--demo', () => {
     expect(await exit).toBe(0);
     expect(stderr).toContain('"msg":"shutting down"');
   }, 60_000);
+});
+
+describe('--targets.shard', () => {
+  it("polls only its shard's targets and says which shard it is", async () => {
+    const dir = tempDir('obshell-exporter-shard-');
+    const file = join(dir, 'config.yml');
+    const names = ['ob-a', 'ob-b', 'ob-c', 'ob-d', 'ob-e', 'ob-f'];
+    writeFileSync(
+      file,
+      `targets:\n${names.map((n) => `  - {name: ${n}, urls: [http://127.0.0.1:9]}\n`).join('')}`,
+    );
+    const proc = spawn(
+      process.execPath,
+      [main, `--config.file=${file}`, '--targets.shard=1/3', '--web.listen-address=127.0.0.1:0'],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } },
+    );
+    let log = '';
+    proc.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    try {
+      const port = await startedPort(() => log);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toMatch(/^obshell_exporter_shards 3$/m);
+      expect(text).toMatch(/^obshell_exporter_shard_index 1$/m);
+      const mine = names.filter((n) => shardOf(n, 3) === 1);
+      expect(mine.length).toBeGreaterThan(0);
+      const polled = [...text.matchAll(/^obshell_exporter_polls_skipped_total\{target="([^"]+)"\}/gm)].map(
+        (m) => m[1],
+      );
+      expect(polled).toEqual(mine);
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((resolve) => proc.once('exit', resolve));
+    }
+  });
 });
 
 describe('reload', () => {

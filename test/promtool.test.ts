@@ -35,6 +35,20 @@ describe('promtool check metrics', () => {
     expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
   });
 
+  it('finds nothing in the shard gauges, which only a sharded exporter has', async () => {
+    const buildInfo = { version: '1.0.0', revision: 'abc', nodejsVersion: process.version };
+    const sharded = await createExporterMetrics({
+      buildInfo,
+      defaultMetrics: false,
+      shard: { index: 1, count: 3 },
+    }).registry.metrics();
+    expect(sharded).toMatch(/^obshell_exporter_shards 3$/m);
+    expect(sharded).toMatch(/^obshell_exporter_shard_index 1$/m);
+    expect(promtoolCheck(sharded)).toEqual({ status: 0, output: '' });
+    const whole = await createExporterMetrics({ buildInfo, defaultMetrics: false }).registry.metrics();
+    expect(whole).not.toContain('obshell_exporter_shard');
+  });
+
   it('reports a broken exposition (the check can fail)', () => {
     const bad = '# TYPE broken_ms counter\nbroken_ms 1\n';
     expect(promtoolCheck(bad).output).not.toBe('');

@@ -185,6 +185,18 @@ export const catalogue = {
     help: 'Unix time of the last successful configuration load (start-up or reload).',
     labelNames: [],
   }),
+  shards: spec({
+    name: 'obshell_exporter_shards',
+    type: 'gauge',
+    help: 'With --targets.shard=i/n: n, the number of shards the targets are split into (absent without it).',
+    labelNames: [],
+  }),
+  shardIndex: spec({
+    name: 'obshell_exporter_shard_index',
+    type: 'gauge',
+    help: "With --targets.shard=i/n: i, this exporter's shard, from 0 (absent without it).",
+    labelNames: [],
+  }),
   buildInfo: spec({
     name: 'obshell_exporter_build_info',
     type: 'gauge',

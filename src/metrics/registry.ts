@@ -105,6 +105,8 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
 export function createExporterMetrics(options: {
   readonly buildInfo: BuildInfo;
   readonly defaultMetrics?: boolean;
+  /** --targets.shard: exported so that a missing shard can be alerted on (no flag, no series). */
+  readonly shard?: { readonly index: number; readonly count: number };
 }) {
   /** Per-target series in exposition order: configuration order, then first use. */
   const targets = new Map<string, TargetMetrics>();
@@ -159,6 +161,10 @@ export function createExporterMetrics(options: {
     ),
   };
   for (const reason of authFailureReasons) metrics.httpAuthFailures.inc({ reason }, 0);
+  if (options.shard) {
+    tracked(gauge(registry, catalogue.shards), catalogue.shards).set(options.shard.count);
+    tracked(gauge(registry, catalogue.shardIndex), catalogue.shardIndex).set(options.shard.index);
+  }
   if (options.defaultMetrics ?? true) {
     // The event-loop delay is sampled every 100 ms, not prom-client's 10 ms: the 10 ms timer alone
     // cost 0.75 % of a core (measured), most of an idle exporter's CPU; 10 samples a second
