@@ -121,4 +121,22 @@ describe('amtool', () => {
     expect(output).toContain('SUCCESS');
     expect(status, output).toBe(0);
   });
+
+  it('pages each failed task on its own: the critical route groups by task_id', () => {
+    const config = parse(readFileSync(join(root, 'deploy/alertmanager/alertmanager.yml'), 'utf8')) as {
+      route: { routes: { matchers: string[]; receiver: string; group_by?: string[] }[] };
+    };
+    const critical = config.route.routes.find((r) => r.matchers.includes('severity="critical"'));
+    expect(critical?.receiver).toBe('obshell-critical');
+    expect(critical?.group_by).toEqual(['alertname', 'target', 'task_id']);
+    const routed = run('amtool', [
+      'config',
+      'routes',
+      'test',
+      `--config.file=${join(root, 'deploy/alertmanager/alertmanager.yml')}`,
+      'severity=critical',
+      'alertname=ObshellMaintenanceTaskFailed',
+    ]);
+    expect(routed.output.split('\n')[0]).toBe('obshell-critical');
+  });
 });
