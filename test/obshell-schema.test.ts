@@ -89,6 +89,17 @@ describe('tolerance', () => {
     start_time: '2026-05-12T09:58:11.204311+08:00',
     end_time: '2026-05-12T09:58:10.998002+08:00',
   };
+  /** A finished sub-task, as obshell lists it in a node. */
+  const sub = {
+    id: '1',
+    name: 's',
+    state: 'SUCCEED',
+    operator: 'RUN',
+    start_time: minimal.start_time,
+    end_time: minimal.end_time,
+    execute_times: 1,
+    execute_agent: { ip: '10.0.0.1', port: 2886 },
+  };
   it('accepts null nodes, extra fields and a missing maintenance type', () => {
     const dag = dagSchema.parse({ ...minimal, nodes: null, additional_data: null, brand_new: { x: 1 } });
     expect(dag.nodes).toEqual([]);
@@ -97,16 +108,6 @@ describe('tolerance', () => {
     expect(dag).not.toHaveProperty('additional_data');
   });
   it('ignores sub-task logs, whatever their shape', () => {
-    const sub = {
-      id: '1',
-      name: 's',
-      state: 'SUCCEED',
-      operator: 'RUN',
-      start_time: minimal.start_time,
-      end_time: minimal.end_time,
-      execute_times: 1,
-      execute_agent: { ip: '10.0.0.1', port: 2886 },
-    };
     for (const task_logs of [null, ['x'.repeat(10_000)], 42] as never[]) {
       const node = {
         id: '1',
@@ -121,16 +122,6 @@ describe('tolerance', () => {
     }
   });
   it('refuses more nodes, or sub-tasks in a node, than any obshell task has', () => {
-    const sub = {
-      id: '1',
-      name: 's',
-      state: 'SUCCEED',
-      operator: 'RUN',
-      start_time: minimal.start_time,
-      end_time: minimal.end_time,
-      execute_times: 1,
-      execute_agent: { ip: '10.0.0.1', port: 2886 },
-    };
     const node = (subTasks: number) => ({ ...sub, sub_tasks: Array<typeof sub>(subTasks).fill(sub) });
     const nodes = (count: number, subTasks = 1) => Array.from({ length: count }, () => node(subTasks));
     expect(dagSchema.safeParse({ ...minimal, nodes: nodes(maxDagNodes) }).success).toBe(true);
