@@ -8,7 +8,17 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ExporterConfig, TargetConfig } from './config/index.js';
-import { configNotes, loadConfig, parseCommandLine, renderEffectiveConfig, usage } from './config/index.js';
+import {
+  configNotes,
+  createWatchedLoad,
+  formatDuration,
+  loadConfig,
+  nodeIo,
+  parseCommandLine,
+  renderEffectiveConfig,
+  usage,
+  watchForChanges,
+} from './config/index.js';
 import { ConfigError, UsageError } from './errors.js';
 import { credentialsFromConfig, startExporter, type CredentialSource } from './exporter.js';
 import { createLogger, type Logger } from './logger.js';
@@ -37,7 +47,9 @@ export async function main(argv: string[], env: Env): Promise<number> {
     if (cli.command === 'help') return (write(usage), 0);
     if (cli.command === 'version')
       return (write(`obshell-exporter ${version} (revision ${revision}, node ${process.version})`), 0);
-    const config = loadConfig(cli);
+    // Every load remembers the files it read, for --config.auto-reload-interval.
+    const watched = createWatchedLoad((io) => loadConfig(cli, io), nodeIo);
+    const config = watched.load();
     // The web config (TLS, basic auth) is checked here too, certificate files included.
     if (config.web.configFile !== undefined) loadWebState(config.web.configFile);
     if (cli.command === 'check') {
@@ -47,7 +59,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
     }
     // A process's flags and environment never change, so a reload re-reads only the files they
     // name: --config.file (targets, task_type_rules) and the TLS files of the new clients.
-    return await runExporter(config, env, () => loadConfig(cli));
+    return await runExporter(config, env, watched);
   } catch (err) {
     if (err instanceof UsageError) {
       const help = argv[0] === 'simulate' ? 'obshell-exporter simulate --help' : 'obshell-exporter --help';
@@ -58,7 +70,9 @@ export async function main(argv: string[], env: Env): Promise<number> {
   }
 }
 
-async function runExporter(config: ExporterConfig, env: Env, load: () => ExporterConfig): Promise<number> {
+type WatchedLoad = { load: () => ExporterConfig; changed: () => string | undefined };
+
+async function runExporter(config: ExporterConfig, env: Env, watched: WatchedLoad): Promise<number> {
   const logger = createLogger(config.log);
   logUnexpected(logger);
   for (const note of configNotes(config)) logger.warn(note);
@@ -81,15 +95,30 @@ async function runExporter(config: ExporterConfig, env: Env, load: () => Exporte
   const exporter = await startExporter(withDemo(config), {
     logger,
     credentials,
-    load: () => withDemo(load()),
+    load: () => withDemo(watched.load()),
   });
+  const stopWatching = watchFiles(config, watched, (trigger) => exporter.reload(trigger), logger);
   return untilSignal(logger, {
     stop: async () => {
+      stopWatching();
       await exporter.stop(5000);
       await demo?.close();
     },
     reload: () => exporter.reload('SIGHUP'),
   });
+}
+
+/** `--config.auto-reload-interval`: reload when a file the configuration was read from changed. */
+function watchFiles(
+  config: ExporterConfig,
+  watched: WatchedLoad,
+  reload: (trigger: string) => Promise<unknown>,
+  logger: Logger,
+): () => void {
+  const intervalMs = config.autoReloadIntervalMs;
+  if (intervalMs === undefined) return () => undefined;
+  logger.info({ interval: formatDuration(intervalMs) }, 'reloading the configuration when its files change');
+  return watchForChanges({ intervalMs, changed: watched.changed, reload });
 }
 
 function demoTarget(url: string): TargetConfig {

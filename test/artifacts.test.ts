@@ -458,6 +458,11 @@ describe('deploy/kubernetes', () => {
     expect(container?.resources?.limits?.['memory']).toBeDefined();
     expect(container?.ports?.[0]).toMatchObject({ name: 'metrics', containerPort: 9886 });
     expect(container?.args).toContain('--config.file=/etc/obshell-exporter/config.yml');
+    // A ConfigMap edit applies without a restart (README "Kubernetes").
+    expect(container?.args).toContain('--config.auto-reload-interval=30s');
+    expect(read('deploy/kubernetes/statefulset-sharded.yaml')).toMatch(
+      /^\s+--config\.auto-reload-interval=30s$/m,
+    );
     expect(container?.args).toContain('--web.listen-address=:9886');
     expect(container?.volumeMounts?.map((m) => m.mountPath)).toEqual(
       expect.arrayContaining(['/etc/obshell-exporter', '/tmp']),

@@ -3,7 +3,7 @@
  * demo (live, changing metrics from the embedded simulator), exit codes and --config.check.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -307,6 +307,37 @@ describe('--targets.shard', () => {
   });
 });
 
+/** The built exporter with these flags on an ephemeral port; its log, its /metrics, and a wait on them. */
+async function spawnExporter(args: string[]) {
+  const proc = spawn(process.execPath, [main, ...args, '--web.listen-address=127.0.0.1:0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  proc.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const port = await startedPort(() => log);
+  const metrics = async () =>
+    (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text() ?? '';
+  return {
+    proc,
+    port,
+    log: () => log,
+    metrics,
+    until: async (check: (text: string) => boolean, what: string) => {
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        if (check(await metrics())) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error(`timed out waiting for ${what}; log:\n${log.slice(-2000)}`);
+    },
+    async stop() {
+      const exit = new Promise((resolve) => proc.once('exit', resolve));
+      proc.kill('SIGTERM');
+      await exit;
+    },
+  };
+}
+
 describe('reload', () => {
   it('applies a changed config file on SIGHUP, keeps the old one on an invalid one (POST /-/reload)', async () => {
     const sim = await startSimulator({ port: 0, scenario: 'seed', password: canary.root });
@@ -317,28 +348,14 @@ describe('reload', () => {
     const target = (name: string) =>
       `  - name: ${name}\n    urls: [${sim.url}]\n    password_file: ${secret}\n`;
     writeFileSync(file, `targets:\n${target('one')}`);
-    const proc = spawn(
-      process.execPath,
-      [main, `--config.file=${file}`, '--web.listen-address=127.0.0.1:0', '--poll.schedule=*/1 * * * * *'],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
+    const exporter = await spawnExporter([`--config.file=${file}`, '--poll.schedule=*/1 * * * * *']).catch(
+      async (err: unknown) => {
+        await sim.close();
+        throw err;
       },
     );
-    let log = '';
-    proc.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    let port = 0;
-    const metrics = async () =>
-      (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text() ?? '';
-    const until = async (check: (text: string) => boolean, what: string) => {
-      const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline) {
-        if (check(await metrics())) return;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      throw new Error(`timed out waiting for ${what}; log:\n${log.slice(-2000)}`);
-    };
+    const { port, until, metrics, proc } = exporter;
     try {
-      port = await startedPort(() => log);
       await until((t) => t.includes('obshell_up{target="one"} 1'), 'target one');
       writeFileSync(file, `targets:\n${target('one')}${target('two')}`);
       proc.kill('SIGHUP');
@@ -365,12 +382,69 @@ describe('reload', () => {
       expect(text).toContain('obshell_up{target="one"} 1');
       expect(text).toContain('obshell_up{target="two"} 1');
       expect(text).not.toContain('127.0.0.1:2886');
-      expect(log).toContain('configuration reload failed; the previous configuration stays in force');
+      expect(exporter.log()).toContain(
+        'configuration reload failed; the previous configuration stays in force',
+      );
       expect((await fetch(`http://127.0.0.1:${port}/-/reload`)).status).toBe(405);
     } finally {
-      proc.kill('SIGTERM');
+      await exporter.stop();
       await sim.close();
     }
-    for (const value of canaryValues) expect(log).not.toContain(value);
+    for (const value of canaryValues) expect(exporter.log()).not.toContain(value);
+  }, 40_000);
+
+  it('--config.auto-reload-interval applies a ConfigMap update without a signal, and a bad one once', async () => {
+    const sim = await startSimulator({ port: 0, scenario: 'seed', password: canary.root });
+    // A ConfigMap volume: config.yml -> ..data/config.yml, ..data -> a versioned directory, swapped atomically.
+    const dir = tempDir('obshell-exporter-autoreload-');
+    const secret = join(dir, 'password');
+    writeFileSync(secret, canary.root);
+    const target = (name: string) =>
+      `  - name: ${name}\n    urls: [${sim.url}]\n    password_file: ${secret}\n`;
+    let version = 0;
+    const publish = (text: string) => {
+      const versioned = `v${++version}`;
+      mkdirSync(join(dir, versioned));
+      writeFileSync(join(dir, versioned, 'config.yml'), text);
+      symlinkSync(versioned, join(dir, '..data_tmp'));
+      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    };
+    publish(`targets:\n${target('one')}`);
+    symlinkSync('..data/config.yml', join(dir, 'config.yml'));
+    const exporter = await spawnExporter([
+      `--config.file=${join(dir, 'config.yml')}`,
+      '--config.auto-reload-interval=1s',
+      '--poll.schedule=*/1 * * * * *',
+    ]).catch(async (err: unknown) => {
+      await sim.close();
+      throw err;
+    });
+    const { until, metrics, log } = exporter;
+    const failures = () => log().split('configuration reload failed').length - 1;
+    try {
+      await until((t) => t.includes('obshell_up{target="one"} 1'), 'target one');
+      publish(`targets:\n${target('one')}${target('two')}`);
+      await until((t) => t.includes('obshell_up{target="two"} 1'), 'target two, no signal sent');
+      expect(log()).toContain(`"trigger":"file changed: ${join(dir, 'config.yml')}"`);
+
+      publish('targets: [');
+      await until((t) => t.includes('obshell_exporter_config_last_reload_successful 0'), 'the failed reload');
+      // Checked every second, the same bad file is reported once, not at every check.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(failures()).toBe(1);
+      expect(await metrics()).toContain('obshell_up{target="two"} 1');
+
+      publish(`targets:\n${target('three')}`);
+      await until(
+        (t) => t.includes('obshell_up{target="three"} 1') && !t.includes('obshell_up{target="one"}'),
+        'the mended file',
+      );
+      expect(await metrics()).toMatch(/^obshell_exporter_config_last_reload_successful 1$/m);
+      expect(failures()).toBe(1);
+    } finally {
+      await exporter.stop();
+      await sim.close();
+    }
+    for (const value of canaryValues) expect(log()).not.toContain(value);
   }, 40_000);
 });

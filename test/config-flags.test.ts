@@ -53,6 +53,15 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
       '--obshell.timeout: "24d20h31m23s648ms" is longer than the maximum, 24d20h31m23s647ms',
     ],
     [['--obshell.timeout='], '--obshell.timeout: empty duration (e.g. "10s")'],
+    [
+      ['--config.auto-reload-interval=500ms'],
+      '--config.auto-reload-interval: "500ms" is shorter than the minimum, 1s',
+    ],
+    [['--config.auto-reload-interval=0s'], '--config.auto-reload-interval: "0s" must be greater than 0'],
+    [
+      ['--config.auto-reload-interval=30'],
+      '--config.auto-reload-interval: "30" has no unit (use ms, s, m, h or d, e.g. "10s")',
+    ],
     [['--obshell.url=ftp://x'], '--obshell.url: "ftp://x" is not an http or https URL'],
     [['--obshell.url=10.0.0.1:2886'], '--obshell.url: "10.0.0.1:2886" is not an http or https URL'],
     // A query, fragment or path may hold a token: only the origin is echoed.

@@ -105,6 +105,15 @@ describe('renderEffectiveConfig', () => {
     expect(out).toContain('# Targets are those of this shard only.\nshard: 0/1\n');
     expect(out).toContain('    tls:\n      server_name: x\n      insecure_skip_verify: true\n');
   });
+
+  test('shows the auto-reload interval after the config file', () => {
+    const watched = loadConfig(
+      parseCommandLine([`--config.file=${configFile}`, '--config.auto-reload-interval=1m30s'], env),
+    );
+    expect(renderEffectiveConfig(watched)).toContain(
+      `config_file: ${configFile}\nconfig_auto_reload_interval: 1m30s\ntargets:`,
+    );
+  });
 });
 
 describe('configNotes', () => {

@@ -30,6 +30,13 @@ export function parseTimeout(text: string): number {
   return ms;
 }
 
+/** Parses the period of a recurring check: at least one second, at most maxTimerMs. */
+export function parseInterval(text: string): number {
+  const ms = parseTimeout(text);
+  if (ms < 1000) fail(`${quote(text)} is shorter than the minimum, 1s`);
+  return ms;
+}
+
 /** The shortest text parseDuration reads back as `ms` (used by the effective-config dump). */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';

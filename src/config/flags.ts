@@ -1,6 +1,6 @@
 /** The flag table: every flag's parser, default, env var and help line. Usage and parsing both read it. */
 import { defaults } from './defaults.js';
-import { parseTimeout } from './durations.js';
+import { parseInterval, parseTimeout } from './durations.js';
 import { fail } from './problems.js';
 import type { CliFlags, FlagName, LogFormat, LogLevel } from './types.js';
 import {
@@ -139,6 +139,12 @@ export const flagSpecs: { readonly [K in FlagName]-?: FlagSpec<NonNullable<CliFl
     parse: oneOf(logFormats),
   },
   'config.file': path('YAML file with targets and task_type rules (deploy/obshell-exporter.example.yml)'),
+  'config.auto-reload-interval': {
+    help: 'Reload when a file of the configuration changed, checked this often (e.g. 30s); off if not set',
+    placeholder: 'duration',
+    env: true,
+    parse: parseInterval,
+  },
   'config.check': bool('Validate the configuration, print it with secrets redacted, exit 0 or 1'),
   'targets.shard': {
     help: 'Poll only shard i of n (0 <= i < n) of the targets, split by a hash of their names',

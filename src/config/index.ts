@@ -15,6 +15,8 @@ export type {
 } from './types.js';
 export { parseCommandLine } from './command-line.js';
 export { loadConfig } from './load.js';
+export { nodeIo } from './files.js';
+export { createWatchedLoad, watchForChanges } from './watch.js';
 export { configNotes, renderEffectiveConfig } from './render.js';
 export { usage } from './usage.js';
 export { formatDuration, parseDuration } from './durations.js';

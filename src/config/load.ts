@@ -185,5 +185,8 @@ export function loadConfig(cli: CommandLine, io: ConfigIo = nodeIo): ExporterCon
     ...(shard ? { shard } : {}),
     demo: f.demo ?? false,
     ...(f['config.file'] !== undefined ? { configFile: f['config.file'] } : {}),
+    ...(f['config.auto-reload-interval'] !== undefined
+      ? { autoReloadIntervalMs: f['config.auto-reload-interval'] }
+      : {}),
   });
 }

@@ -38,6 +38,8 @@ function renderTarget(target: TargetConfig): Record<string, unknown> {
 export function renderEffectiveConfig(config: ExporterConfig): string {
   const doc = compact({
     config_file: config.configFile,
+    config_auto_reload_interval:
+      config.autoReloadIntervalMs !== undefined ? formatDuration(config.autoReloadIntervalMs) : undefined,
     shard: config.shard ? `${config.shard.index}/${config.shard.count}` : undefined,
     targets: config.targets.map(renderTarget),
     task_type_rules: config.taskTypeRules.map((rule) => ({

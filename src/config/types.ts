@@ -43,6 +43,8 @@ export type ExporterConfig = {
   shard?: Shard;
   demo: boolean;
   configFile?: string;
+  /** `--config.auto-reload-interval`: how often the configuration's files are checked for changes. */
+  autoReloadIntervalMs?: number;
 };
 
 /** Values given on the command line or in `OBSHELL_EXPORTER_*`; absent means "use the default". */
@@ -65,6 +67,7 @@ export type CliFlags = {
   'log.level'?: LogLevel;
   'log.format'?: LogFormat;
   'config.file'?: string;
+  'config.auto-reload-interval'?: number;
   'config.check'?: boolean;
   'targets.shard'?: Shard;
   'limits.task-types'?: number;

@@ -176,7 +176,7 @@ export const catalogue = {
   configReloadSuccessful: spec({
     name: 'obshell_exporter_config_last_reload_successful',
     type: 'gauge',
-    help: 'Whether the last configuration reload (SIGHUP or POST /-/reload) succeeded: 1, or 0 while the previous configuration stays in force.',
+    help: 'Whether the last configuration reload (SIGHUP, POST /-/reload, or a changed file with --config.auto-reload-interval) succeeded: 1, or 0 while the previous configuration stays in force.',
     labelNames: [],
   }),
   configReloadTimestamp: spec({
