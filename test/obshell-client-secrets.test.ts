@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import got from 'got';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -40,7 +40,7 @@ function expectClean(outcome: TaskOutcome, secrets: string[]): void {
   if (outcome.kind === 'failure') expect(outcome.message).not.toMatch(/[A-Za-z0-9+/]{60,}/);
 }
 
-const faults: [string, (res: ServerResponse) => void][] = [
+const faults: [string, (res: ServerResponse, req: IncomingMessage) => void][] = [
   [
     'wrong password',
     (res) => {
@@ -79,6 +79,14 @@ const faults: [string, (res: ServerResponse) => void][] = [
       sendError(res, 500, 'Common.Unexpected', `login failed: ${forms.join(' ')}`);
     },
   ],
+  [
+    'server echoes the auth header it was sent (replayable until its Ts)',
+    (res, req) => {
+      const sent = req.headers['x-ocs-agent-header'] ?? req.headers['x-ocs-header'];
+      expect(sent).toBeTypeOf('string');
+      sendError(res, 500, 'Common.Unexpected', `cannot use header ${String(sent)}`);
+    },
+  ],
   ['non-JSON', (res) => res.writeHead(200).end(`not json ${'x'.repeat(10)}`)],
   [
     'schema violation',
@@ -93,8 +101,8 @@ describe('obshell client: no secrets in outcomes', () => {
   it.each(faults)('%s', async (_name, reply) => {
     const agent = await startFakeAgent({ password: canary, agentPassword: agentCanary });
     cleanups.push(() => agent.close());
-    agent.route(taskRoute, (_req, res) => {
-      reply(res);
+    agent.route(taskRoute, (req, res) => {
+      reply(res, req);
     });
     for (const agentPassword of [undefined, agentCanary]) {
       const client = createObshellClient({

@@ -122,12 +122,14 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
         publicKey = undefined; // the agent has a new key pair (restart, upgrade to 1024 bits)
         continue;
       }
-      return taskOutcome(result, agentInfo, credentials);
+      // The header holds the password RSA-encrypted, replayable until its Ts: never echo it either.
+      const header = deps.transport.signedHeader(rsaKey.value) ?? '';
+      return taskOutcome(result, agentInfo, [...secretsOf(credentials), header]);
     }
   }
 
-  function taskOutcome(result: TransportResult, agentInfo: AgentInfo, credentials: Credentials): TaskOutcome {
-    const outcome = classifiedTask(result, agentInfo, secretsOf(credentials));
+  function taskOutcome(result: TransportResult, agentInfo: AgentInfo, secrets: string[]): TaskOutcome {
+    const outcome = classifiedTask(result, agentInfo, secrets);
     const task = taskKey(outcome);
     if (task !== undefined) {
       if (lastTask !== undefined && task !== lastTask) cachedInfo = undefined;
@@ -182,7 +184,7 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
       ? taskOutcome(
           await deps.transport.get(target.base + maintenanceTaskPath, { signal }),
           agentInfo,
-          credentials,
+          secretsOf(credentials),
         )
       : await authenticatedTask(agentInfo, credentials, signal);
     if (outcome.kind === 'failure') cachedInfo = undefined; // re-read identity after any failure

@@ -51,6 +51,8 @@ export type Transport = {
     url: string,
     options: { auth?: RequestAuth; signal?: AbortSignal | undefined },
   ): Promise<TransportResult>;
+  /** The auth header last signed with this key: an agent that echoes it must not get it logged. */
+  signedHeader(publicKey: KeyObject): string | undefined;
   close(): void;
 };
 
@@ -196,6 +198,7 @@ export function createTransport(options: TransportOptions): Transport {
   let closed = false;
   return {
     get: (url, request) => getCapped(mine.instance, options, signing, url, request),
+    signedHeader: (publicKey) => signing.signed.get(publicKey)?.value,
     close: () => {
       if (closed) return;
       closed = true;
