@@ -40,6 +40,18 @@ function expectClean(outcome: TaskOutcome, secrets: string[]): void {
   if (outcome.kind === 'failure') expect(outcome.message).not.toMatch(/[A-Za-z0-9+/]{60,}/);
 }
 
+const runningDag = {
+  id: '11',
+  name: 'Cluster scale out',
+  stage: 1,
+  max_stage: 1,
+  state: 'RUNNING',
+  operator: 'RUN',
+  start_time: '2026-05-12T09:58:10+08:00',
+  end_time: '2026-05-12T09:58:10+08:00',
+  nodes: [],
+};
+
 const faults: [string, (res: ServerResponse, req: IncomingMessage) => void][] = [
   [
     'wrong password',
@@ -87,6 +99,18 @@ const faults: [string, (res: ServerResponse, req: IncomingMessage) => void][] = 
       sendError(res, 500, 'Common.Unexpected', `cannot use header ${String(sent)}`);
     },
   ],
+  [
+    'a 200 answer whose DAG fails the check, echoing it in a time field and the trace id',
+    (res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          successful: true,
+          status: 200,
+          traceId: `echo-${canary}`,
+          data: { ...runningDag, start_time: canary },
+        }),
+      ),
+  ],
   ['non-JSON', (res) => res.writeHead(200).end(`not json ${'x'.repeat(10)}`)],
   [
     'schema violation',
@@ -119,6 +143,37 @@ describe('obshell client: no secrets in outcomes', () => {
       expectClean(outcome, secretsSeen([agent]));
     }
     expect(agent.count(taskRoute)).toBeGreaterThan(0); // headers were really sent and checked
+  });
+
+  it("keeps an agent's trace id to one short line and free of secrets on every failure path", async () => {
+    const agent = await startFakeAgent({ password: canary });
+    cleanups.push(() => agent.close());
+    const huge = `${canary}-${'x'.repeat(2_000_000)}`;
+    const answer = (data: unknown) => (_req: unknown, res: ServerResponse) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ successful: true, status: 200, traceId: huge, data }));
+    const client = createObshellClient({ urls: [agent.url], password: () => canary, timeoutMs: 5000 });
+    cleanups.push(() => {
+      client.close();
+    });
+    // The task's DAG fails the check; then the key route answers no key.
+    agent.route(taskRoute, answer({ ...runningDag, nodes: 'none' }));
+    const outcomes = [await client.fetchLastMaintenanceTask()];
+    agent.route('/api/v1/secret', answer({ public_key: 7 }));
+    agent.route(taskRoute, answer(runningDag));
+    const fresh = createObshellClient({ urls: [agent.url], password: () => canary, timeoutMs: 5000 });
+    cleanups.push(() => {
+      fresh.close();
+    });
+    outcomes.push(await fresh.fetchLastMaintenanceTask());
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({ kind: 'failure', reason: 'parse' });
+      const { traceId } = outcome as { traceId?: string };
+      expect(traceId?.length).toBeLessThanOrEqual(240);
+      expect(traceId).toMatch(/^\[redacted\]-x+…$/);
+      expectClean(outcome, [canary]);
+    }
   });
 
   it('keeps secrets out of transport failures and thrown configuration errors', async () => {

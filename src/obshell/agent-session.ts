@@ -5,14 +5,15 @@
 import { hash, type KeyObject } from 'node:crypto';
 import { agentHeaderName, KeySizeError, parsePublicKey, rootHeaderName } from './auth.js';
 import {
+  agentText,
   decodeEnvelope,
   decodeEnvelopeHead,
   envelopeFailure,
   failure,
   mayBeStaleKey,
   isTaskNotFound,
-  oneLine,
   safeParse,
+  scrub,
   type Failure,
 } from './classify.js';
 import type { AgentIdentity, PollFailure, TaskOutcome } from './outcome.js';
@@ -85,7 +86,7 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
     // The agent's trace id goes with a refusal of what it answered, as with its own errors.
     const traced = result.traceId === undefined ? {} : { traceId: result.traceId };
     const parsed = safeParse(secretSchema, result.value);
-    if (!parsed.success) return failure('parse', `${secretPath}: ${parsed.issues}`, traced);
+    if (!parsed.success) return failure('parse', `${secretPath}: ${scrub(parsed.issues, secrets)}`, traced);
     try {
       publicKey = parsePublicKey(parsed.data.public_key);
       return value(publicKey);
@@ -168,7 +169,12 @@ export function createAgentSession(target: AgentTarget, deps: SessionDeps): Agen
     if (last) return ok(last.dag, envelope.traceId);
     const dag = safeParse(dagSchema, envelope.data);
     if (!dag.success) {
-      return withAgent(failure('parse', `HTTP ${status}: ${dag.issues}`, { status, ...traceId }));
+      // The issues quote bad values (a time field), and the trace id is the agent's text too:
+      // both scrubbed and cut to a line, as an error answer's are.
+      const traced = envelope.traceId ? { traceId: agentText(envelope.traceId, secrets) } : {};
+      return withAgent(
+        failure('parse', `HTTP ${status}: ${scrub(dag.issues, secrets)}`, { status, ...traced }),
+      );
     }
     lastDag = data === undefined ? undefined : { digest: data.digest, dag: dag.data };
     return ok(dag.data, envelope.traceId);
@@ -262,6 +268,6 @@ async function readData(
     return named(envelopeFailure(status, envelope, secrets));
   }
   return envelope.traceId
-    ? { ...value(envelope.data), traceId: oneLine(envelope.traceId) }
+    ? { ...value(envelope.data), traceId: agentText(envelope.traceId, secrets) }
     : value(envelope.data);
 }

@@ -173,17 +173,22 @@ export function isTaskNotFound(status: number, envelope: Envelope): boolean {
   return status === 404 && (error?.errCode === 'Task.NotFound' || error?.code === legacyTaskNotFoundCode);
 }
 
+/** Text the agent chose (a trace id, an error code) as it may be logged: no secret, one short line. */
+export function agentText(text: string, secrets: readonly string[]): string {
+  return oneLine(scrub(text, secrets));
+}
+
 /** Classifies an envelope that is not a success: auth, http or api. */
 export function envelopeFailure(status: number, envelope: Envelope, secrets: readonly string[]): Failure {
   const error = envelope.error;
   const code = error?.errCode ?? (error?.code === undefined ? undefined : String(error.code));
   // Every text the agent chose is scrubbed (an echo could land in the code or the trace id too),
   // and kept to one short line: they go into log lines as they are.
-  const errCode = code === undefined ? undefined : oneLine(scrub(code, secrets));
+  const errCode = code === undefined ? undefined : agentText(code, secrets);
   const serverText = scrub(error?.message ?? '', secrets);
   const extra: Partial<Failure> = { status };
   if (errCode !== undefined) extra.errCode = errCode;
-  if (envelope.traceId) extra.traceId = oneLine(scrub(envelope.traceId, secrets));
+  if (envelope.traceId) extra.traceId = agentText(envelope.traceId, secrets);
   const text = `HTTP ${status}${errCode ? ` ${errCode}` : ''}${serverText ? `: ${serverText}` : ''}`;
   return failure(envelopeReason(status, envelope), text, extra);
 }
