@@ -403,6 +403,23 @@ describe('obshell client: several agents', () => {
     expect(first.count(taskRoute)).toBe(1);
   });
 
+  it('reaches a healthy agent behind hung ones when each poll is cut before it gets there', async () => {
+    const hung = [await agentWith(), await agentWith()];
+    for (const agent of hung) agent.route(taskRoute, () => undefined); // never answers
+    const healthy = await agentWith();
+    const client = clientFor([...hung.map((a) => a.url), healthy.url], { timeoutMs: 300 });
+    // The poll's budget (the poller's cut) ends it while the second hung agent is asked.
+    const first = await client.fetchLastMaintenanceTask({ signal: AbortSignal.timeout(450) });
+    expect(first).toMatchObject({ kind: 'failure', reason: 'timeout', agent: `127.0.0.1:${hung[1]?.port}` });
+    expect(healthy.count(taskRoute)).toBe(0);
+    const next = await client.fetchLastMaintenanceTask({ signal: AbortSignal.timeout(450) });
+    expect(next).toMatchObject({ kind: 'ok', agent: { address: `127.0.0.1:${healthy.port}` } });
+    // Sticky from then on.
+    await client.fetchLastMaintenanceTask({ signal: AbortSignal.timeout(450) });
+    expect(healthy.count(taskRoute)).toBe(2);
+    expect(hung[0]?.count(taskRoute)).toBe(1);
+  });
+
   it('does not fail over auth failures (they fail the same everywhere)', async () => {
     const first = await agentWith({ password: 'other' });
     const second = await agentWith();

@@ -2,7 +2,8 @@
  * The obshell client: asks the agents of one cluster for the last maintenance DAG and returns a
  * classified TaskOutcome, never an exception.
  *
- * Failover: agents are tried in order, starting with the one that answered last (sticky). Only
+ * Failover: agents are tried in order, starting with the one that answered last (sticky), or
+ * after the one a poll cut by its budget was waiting for. Only
  * "this agent cannot tell" moves on to the next one: connect, timeout and TLS failures, and 500
  * Agent.OceanBase.NotHold / OB.Server.Process.NotExist / Agent.OceanBase.Useless (/DB.NotOcs).
  * Auth, parse, api and other http failures would look the same on every agent of the cluster, so
@@ -118,6 +119,9 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
         return sentNoPassword(options, credentials) ? withNoPasswordHint(outcome) : outcome;
       }
       last = outcome;
+      // Cut by the poll's budget: the next poll starts past this agent, or a healthy agent behind
+      // hung ones (each taking its whole timeout) would never be asked.
+      if (signal?.aborted) preferred = (index + 1) % sessions.length;
     }
     return last ?? failure('connect', 'no obshell agent configured');
   }
