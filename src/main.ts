@@ -19,8 +19,13 @@ import {
   usage,
   watchForChanges,
 } from './config/index.js';
-import { ConfigError, UsageError } from './errors.js';
-import { credentialsFromConfig, startExporter, type CredentialSource } from './exporter.js';
+import { ConfigError, ListenError, UsageError } from './errors.js';
+import {
+  credentialsFromConfig,
+  startExporter,
+  type CredentialSource,
+  type RunningExporter,
+} from './exporter.js';
 import { createLogger, type Logger } from './logger.js';
 import { parseSimulateArgs, simulateUsage } from './simulator/cli.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
@@ -92,11 +97,20 @@ async function runExporter(config: ExporterConfig, env: Env, watched: WatchedLoa
     withDemo = (c) => ({ ...c, targets: [demoTarget(simulator.url)] });
     credentials = () => ({ password: () => password });
   }
-  const exporter = await startExporter(withDemo(config), {
-    logger,
-    credentials,
-    load: () => withDemo(watched.load()),
-  });
+  let exporter: RunningExporter;
+  try {
+    exporter = await startExporter(withDemo(config), {
+      logger,
+      credentials,
+      load: () => withDemo(watched.load()),
+    });
+  } catch (err) {
+    await demo?.close();
+    if (!(err instanceof ListenError)) throw err;
+    // One log line naming the flag, no stack: a taken port is a setting, not a bug.
+    logger.error({ address: err.address, code: err.code }, `--web.listen-address: ${err.message}`);
+    return 1;
+  }
   const stopWatching = watchFiles(config, watched, (trigger) => exporter.reload(trigger), logger);
   return untilSignal(logger, {
     stop: async () => {

@@ -10,6 +10,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { ListenError } from './errors.js';
 import type { Rendered } from './exposition.js';
 import type { Logger } from './logger.js';
 import { renderLandingPage, type LandingInfo } from './landing-page.js';
@@ -179,9 +180,12 @@ export function parseListenAddress(address: string): { host: string | undefined;
 export async function listen(server: Server, address: string): Promise<AddressInfo> {
   const { host, port } = parseListenAddress(address);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: unknown) => {
+      reject(new ListenError(address, error));
+    };
+    server.once('error', failed);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

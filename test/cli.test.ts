@@ -5,6 +5,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../src/simulator/index.js';
@@ -71,6 +72,28 @@ describe('command line', () => {
     expect(sim.stderr).toBe(
       'obshell-exporter: unknown option --bogus\nRun "obshell-exporter simulate --help" for usage.\n',
     );
+  });
+
+  it('exits 1 with one log line naming the flag when it cannot listen, no stack trace', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const r = run([`--web.listen-address=127.0.0.1:${port}`, '--obshell.url=http://127.0.0.1:9']);
+      expect(r.status).toBe(1);
+      const lines = r.stderr
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines.at(-1)).toMatchObject({
+        level: 50,
+        code: 'EADDRINUSE',
+        msg: `--web.listen-address: cannot listen on "127.0.0.1:${port}": the address is already in use (another exporter running?)`,
+      });
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      taken.close();
+    }
   });
 
   it('exits 1 on a bad config file, naming the key and the reason', () => {
