@@ -54,6 +54,22 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
     ],
     [['--obshell.timeout='], '--obshell.timeout: empty duration (e.g. "10s")'],
     [
+      ['--web.telemetry-path=/m?x'],
+      '--web.telemetry-path: "/m?x" holds "?", which a URL path cannot hold as is',
+    ],
+    [
+      ['--web.telemetry-path=/a b'],
+      '--web.telemetry-path: "/a b" holds " ", which a URL path cannot hold as is',
+    ],
+    [
+      ['--web.telemetry-path=/m#x'],
+      '--web.telemetry-path: "/m#x" holds "#", which a URL path cannot hold as is',
+    ],
+    [
+      ['--web.telemetry-path=/mé'],
+      '--web.telemetry-path: "/mé" holds "é", which a URL path cannot hold as is',
+    ],
+    [
       ['--config.auto-reload-interval=500ms'],
       '--config.auto-reload-interval: "500ms" is shorter than the minimum, 1s',
     ],

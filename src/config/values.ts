@@ -44,6 +44,10 @@ export function parseListenAddress(text: string): string {
 
 export function parseTelemetryPath(text: string): string {
   if (!text.startsWith('/')) fail(`${quote(text)} must start with "/"`);
+  // Matched against the request path as sent: a character a client must percent-encode (or a
+  // query, a fragment) would make the path unreachable.
+  const bad = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/.exec(text);
+  if (bad) fail(`${quote(text)} holds ${quote(bad[0])}, which a URL path cannot hold as is`);
   if ((reservedPaths as readonly string[]).includes(text)) {
     fail(`${quote(text)} is reserved (${reservedPaths.join(', ')})`);
   }
