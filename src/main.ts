@@ -7,9 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ExporterConfig, TargetConfig } from './config/index.js';
+import type { ExporterConfig, SecretRef, TargetConfig } from './config/index.js';
 import {
   configNotes,
+  createSecretReader,
   createWatchedLoad,
   formatDuration,
   loadConfig,
@@ -59,7 +60,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
     if (config.web.configFile !== undefined) loadWebState(config.web.configFile);
     if (cli.command === 'check') {
       write(renderEffectiveConfig(config));
-      for (const note of configNotes(config)) fail(`note: ${note}`);
+      for (const note of configNotes(config, secretIsEmpty(env))) fail(`note: ${note}`);
       return 0;
     }
     // A process's flags and environment never change, so a reload re-reads only the files they
@@ -80,7 +81,7 @@ type WatchedLoad = { load: () => ExporterConfig; changed: () => string | undefin
 async function runExporter(config: ExporterConfig, env: Env, watched: WatchedLoad): Promise<number> {
   const logger = createLogger(config.log);
   logUnexpected(logger);
-  for (const note of configNotes(config)) logger.warn(note);
+  for (const note of configNotes(config, secretIsEmpty(env))) logger.warn(note);
   // A long-running server: keep process.nextTick's fast path (see tick-shape.ts).
   await pinTickObjectShape();
   let credentials: CredentialSource = credentialsFromConfig(env);
@@ -133,6 +134,17 @@ function watchFiles(
   if (intervalMs === undefined) return () => undefined;
   logger.info({ interval: formatDuration(intervalMs) }, 'reloading the configuration when its files change');
   return watchForChanges({ intervalMs, changed: watched.changed, reload });
+}
+
+/** Whether a password reads as empty; an unreadable one is not (the poll will say why). */
+function secretIsEmpty(env: Env): (ref: SecretRef) => boolean {
+  return (ref) => {
+    try {
+      return createSecretReader(ref, env)() === '';
+    } catch {
+      return false;
+    }
+  };
 }
 
 function demoTarget(url: string): TargetConfig {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { configNotes, loadConfig, parseCommandLine, renderEffectiveConfig } from '../src/config/index.js';
+import type { SecretRef } from '../src/config/index.js';
 
 const canary = 'canary-92c1-root-password';
 const agentCanary = 'canary-92c1-agent-password';
@@ -106,6 +107,16 @@ describe('renderEffectiveConfig', () => {
     expect(out).toContain('    tls:\n      server_name: x\n      insecure_skip_verify: true\n');
   });
 
+  test('shows no target for the demo, which polls only its simulator', () => {
+    const demo = renderEffectiveConfig(
+      loadConfig(parseCommandLine(['--demo'], { OBSHELL_PASSWORD: canary })),
+    );
+    expect(demo).toContain('# --demo: polls only the built-in simulator');
+    expect(demo).not.toContain('targets:');
+    expect(demo).not.toContain('127.0.0.1:2886');
+    expect(demo).toContain('demo: true');
+  });
+
   test('shows the auto-reload interval after the config file', () => {
     const watched = loadConfig(
       parseCommandLine([`--config.file=${configFile}`, '--config.auto-reload-interval=1m30s'], env),
@@ -135,6 +146,39 @@ describe('configNotes', () => {
     expect(configNotes(load([], env))).toEqual([
       'target "bare": no root@sys password configured (--obshell.password-file, OBSHELL_PASSWORD, or password_file / password_env in the config file); its agents will refuse the polls unless they need none',
     ]);
+  });
+
+  test('one line for a fleet: the first three names and how many more', () => {
+    const fleet = write(
+      'fleet.yml',
+      `targets:\n${['t1', 't2', 't3', 't4', 't5'].map((n) => `  - {name: ${n}, urls: [http://a:2886]}\n`).join('')}`,
+    );
+    expect(configNotes(loadConfig(parseCommandLine([`--config.file=${fleet}`], {})))).toEqual([
+      'targets "t1", "t2", "t3" and 2 more: no root@sys password configured (--obshell.password-file, OBSHELL_PASSWORD, or password_file / password_env in the config file); its agents will refuse the polls unless they need none',
+    ]);
+  });
+
+  test('names the targets whose password is empty (an unfilled Secret), never a value', () => {
+    const emptyFile = write('empty.password', '\n');
+    const env = { B_PW: '', C_AGENT_PW: agentCanary };
+    const config = load([`--obshell.password-file=${emptyFile}`], env);
+    const isEmpty = (ref: SecretRef) =>
+      ref.kind === 'file'
+        ? ref.path === emptyFile
+        : ref.kind === 'env' && env[ref.name as keyof typeof env] === '';
+    // agent-only has an agent password: obshell takes that one where it is set.
+    expect(configNotes(config, isEmpty)).toEqual([
+      'targets "bare", "by-env": the root@sys password is empty (an empty file or variable); its agents will refuse the polls unless they need none',
+    ]);
+  });
+
+  test('names the targets whose timeout the schedule cuts short', () => {
+    const env = { B_PW: canary, C_AGENT_PW: agentCanary, OBSHELL_PASSWORD: canary };
+    expect(configNotes(load(['--obshell.timeout=14s'], env))).toEqual([
+      'targets "bare", "by-env", "agent-only" and 1 more: the timeout is not below 14s, the most a poll may take at --poll.schedule (every 15s): a hung agent uses up the poll, and the next agent is asked only at the next poll',
+    ]);
+    expect(configNotes(load(['--obshell.timeout=13s'], env))).toEqual([]);
+    expect(configNotes(load(['--obshell.timeout=5s', '--poll.schedule=*/5 * * * * *'], env))).toHaveLength(1);
   });
 
   test('is empty once a password applies to every target, and in the demo', () => {
