@@ -5,6 +5,7 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import cron, { type ScheduledTask } from 'node-cron';
+import { formatDuration } from './config/durations.js';
 import type { Logger } from './logger.js';
 import type { ExporterMetrics } from './metrics/registry.js';
 import { failureReasons, type TaskOutcome } from './obshell/outcome.js';
@@ -229,9 +230,10 @@ export class Poller {
     const started = now();
     const abort = new AbortController();
     slot.abort = abort;
+    const budgetMs = pollBudgetMs(this.#intervalMs);
     const budget = setTimeout(() => {
-      abort.abort(new Error('poll interval exceeded'));
-    }, pollBudgetMs(this.#intervalMs));
+      abort.abort(new Error(budgetText(budgetMs, this.#intervalMs)));
+    }, budgetMs);
     try {
       const outcome = await slot.source.fetchLastMaintenanceTask({ signal: abort.signal });
       if (slot.retired) return; // a reload or shutdown retired it meanwhile: the answer is no one's
@@ -245,6 +247,11 @@ export class Poller {
       slot.abort = undefined;
     }
   }
+}
+
+/** Why a poll was cut by its budget: the figures a user can change (--poll.schedule, the timeout). */
+export function budgetText(budgetMs: number, intervalMs: number): string {
+  return `poll cut after ${formatDuration(budgetMs)}, the most a poll may take at this schedule (every ${formatDuration(intervalMs)})`;
 }
 
 /** Ends a slot's life: its poll in flight, if any, is aborted, and nothing it answers is recorded. */

@@ -409,8 +409,17 @@ describe('obshell client: several agents', () => {
     const healthy = await agentWith();
     const client = clientFor([...hung.map((a) => a.url), healthy.url], { timeoutMs: 300 });
     // The poll's budget (the poller's cut) ends it while the second hung agent is asked.
-    const first = await client.fetchLastMaintenanceTask({ signal: AbortSignal.timeout(450) });
-    expect(first).toMatchObject({ kind: 'failure', reason: 'timeout', agent: `127.0.0.1:${hung[1]?.port}` });
+    const cut = new AbortController();
+    setTimeout(() => {
+      cut.abort(new Error('poll cut after 450ms'));
+    }, 450);
+    const first = await client.fetchLastMaintenanceTask({ signal: cut.signal });
+    expect(first).toMatchObject({
+      kind: 'failure',
+      reason: 'timeout',
+      message: 'poll cut after 450ms',
+      agent: `127.0.0.1:${hung[1]?.port}`,
+    });
     expect(healthy.count(taskRoute)).toBe(0);
     const next = await client.fetchLastMaintenanceTask({ signal: AbortSignal.timeout(450) });
     expect(next).toMatchObject({ kind: 'ok', agent: { address: `127.0.0.1:${healthy.port}` } });

@@ -127,12 +127,14 @@ describe('Poller', () => {
   it('polls a hung target at every tick: its poll is cut before its next turn, not skipped', async () => {
     const starts: number[] = [];
     const aborts: number[] = [];
+    const reasons = new Set<string>();
     const hanging: TaskSource = {
       fetchLastMaintenanceTask: (options) =>
         new Promise((resolve) => {
           starts.push(performance.now());
           options?.signal?.addEventListener('abort', () => {
             aborts.push(performance.now());
+            reasons.add(String((options.signal?.reason as Error).message));
             resolve({ kind: 'failure', reason: 'timeout', message: 'poll interval exceeded' });
           });
         }),
@@ -149,6 +151,10 @@ describe('Poller', () => {
     // and the next tick came within a few ms of each other, and every other tick or so was skipped.
     const gaps = starts.slice(2).map((next, i) => next - aborts[i + 1]!);
     for (const gap of gaps) expect(gap).toBeGreaterThan(30);
+    // The cut says what it was and which setting decides it (the client puts it in the log line).
+    expect([...reasons]).toEqual([
+      'poll cut after 900ms, the most a poll may take at this schedule (every 1s)',
+    ]);
   });
 
   it('gives a poll that waited for the concurrency limit its whole budget: a queued healthy target is not cut', async () => {

@@ -46,6 +46,12 @@ export function failure(reason: FailureReason, message: string, extra: Partial<F
   return { ...extra, kind: 'failure', reason, message: oneLine(message) };
 }
 
+/** Why a poll was aborted, as its signal says (the poller's budget names itself), for the failure message. */
+export function abortText(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason.message : 'poll aborted';
+}
+
 /** Messages are short and on one line; callers never pass secrets, this only bounds the size. */
 export function oneLine(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();

@@ -17,7 +17,7 @@ import {
   type AgentTarget,
   type Credentials,
 } from './agent-session.js';
-import { failure, isFailoverable, oneLine, type Failure } from './classify.js';
+import { abortText, failure, isFailoverable, oneLine, type Failure } from './classify.js';
 import type { PollFailure, TaskOutcome } from './outcome.js';
 import { createTransport, type ObshellTls } from './transport.js';
 
@@ -111,7 +111,7 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
     if (credentials.kind === 'failure') return credentials;
     let last: PollFailure | undefined;
     for (const index of failoverOrder(sessions.length, preferred)) {
-      if (signal?.aborted) return { ...failure('timeout', 'poll aborted'), ...agentOf(last) };
+      if (signal?.aborted) return { ...failure('timeout', abortText(signal)), ...agentOf(last) };
       const session = sessions[index] as AgentSession;
       const outcome = await session.poll(credentials, signal);
       if (outcome.kind !== 'failure' || !isFailoverable(outcome)) {

@@ -15,6 +15,7 @@ import type { KeyObject } from 'node:crypto';
 import got, { type BeforeRequestHook, type Got, type Options, type RequestError } from 'got';
 import { reuseOrSign, type SignedHeader } from './auth.js';
 import {
+  abortText,
   classifyTransportError,
   connectErrorCodes,
   failure,
@@ -214,10 +215,10 @@ export function createTransport(options: TransportOptions): Transport {
 /** Why the transport itself ended a request early; undefined while got is in charge. */
 type Stop = 'budget' | 'aborted' | 'tooLarge';
 
-function stopFailure(stop: Stop, options: TransportOptions): Failure {
+function stopFailure(stop: Stop, options: TransportOptions, signal: AbortSignal | undefined): Failure {
   if (stop === 'tooLarge')
     return failure('parse', `response too large (over ${options.maxResponseBytes} bytes)`);
-  if (stop === 'aborted') return failure('timeout', 'poll aborted');
+  if (stop === 'aborted') return failure('timeout', abortText(signal));
   return failure('timeout', `request timed out after ${options.timeoutMs} ms`, { errCode: 'ETIMEDOUT' });
 }
 
@@ -239,7 +240,8 @@ function getCapped(
   url: string,
   { auth, signal }: { auth?: RequestAuth; signal?: AbortSignal | undefined },
 ): Promise<TransportResult> {
-  if (signal?.aborted) return Promise.resolve(failure('timeout', 'poll aborted before the request'));
+  if (signal?.aborted)
+    return Promise.resolve(failure('timeout', `${abortText(signal)} (before the request)`));
   return new Promise((resolve) => {
     const retries: Retries = { scheduled: 0 };
     const context = {
@@ -263,7 +265,7 @@ function getCapped(
     // The request's budget covers every attempt and every phase (got's per-phase timeouts are not
     // set: their timers and listeners were a quarter of what the exporter allocated, measured).
     const stop = (why: Stop): void => {
-      settle(stopFailure(why, options));
+      settle(stopFailure(why, options, signal));
       request.destroy();
     };
     const onAbort = (): void => {
