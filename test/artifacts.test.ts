@@ -272,6 +272,8 @@ describe('grafana/obshell-maintenance.json', () => {
       // ObshellExporterShardMissing alert watches them.
       'obshell_exporter_shards',
       'obshell_exporter_shard_index',
+      // A setting (--poll.schedule's interval), read by the ObshellExporterPollStale alert.
+      'obshell_exporter_poll_interval_seconds',
     ]);
     for (const spec of specs.filter((s) => !notShown.has(s.name)))
       expect(text, spec.name).toContain(spec.name);

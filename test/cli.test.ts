@@ -317,6 +317,8 @@ describe('--targets.shard', () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(text).toMatch(/^obshell_exporter_shards 3$/m);
       expect(text).toMatch(/^obshell_exporter_shard_index 1$/m);
+      // The default schedule's interval, for ObshellExporterPollStale.
+      expect(text).toMatch(/^obshell_exporter_poll_interval_seconds 15$/m);
       const mine = names.filter((n) => shardOf(n, 3) === 1);
       expect(mine.length).toBeGreaterThan(0);
       const polled = [...text.matchAll(/^obshell_exporter_polls_skipped_total\{target="([^"]+)"\}/gm)].map(

@@ -134,7 +134,7 @@ describe('Poller', () => {
           starts.push(performance.now());
           options?.signal?.addEventListener('abort', () => {
             aborts.push(performance.now());
-            reasons.add(String((options.signal?.reason as Error).message));
+            reasons.add((options.signal?.reason as Error).message);
             resolve({ kind: 'failure', reason: 'timeout', message: 'poll interval exceeded' });
           });
         }),

@@ -145,7 +145,9 @@ export const flagSpecs: { readonly [K in FlagName]-?: FlagSpec<NonNullable<CliFl
     env: true,
     parse: parseInterval,
   },
-  'config.check': bool('Validate the configuration, print it with secrets redacted, exit 0 or 1'),
+  'config.check': bool(
+    'Validate the configuration, print it with secrets redacted; exit 0, 1 (invalid), 2 (bad flags)',
+  ),
   'targets.shard': {
     help: 'Poll only shard i of n (0 <= i < n) of the targets, split by a hash of their names',
     placeholder: 'i/n',

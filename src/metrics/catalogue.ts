@@ -185,6 +185,12 @@ export const catalogue = {
     help: 'Unix time of the last successful configuration load (start-up or reload).',
     labelNames: [],
   }),
+  pollInterval: spec({
+    name: 'obshell_exporter_poll_interval_seconds',
+    type: 'gauge',
+    help: 'Seconds between two polls of a target at --poll.schedule (the shortest gap between its next runs).',
+    labelNames: [],
+  }),
   shards: spec({
     name: 'obshell_exporter_shards',
     type: 'gauge',

@@ -105,6 +105,8 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
 export function createExporterMetrics(options: {
   readonly buildInfo: BuildInfo;
   readonly defaultMetrics?: boolean;
+  /** --poll.schedule's interval: how stale a last successful poll may be before an alert (absent in tests). */
+  readonly pollIntervalSeconds?: number;
   /** --targets.shard: exported so that a missing shard can be alerted on (no flag, no series). */
   readonly shard?: { readonly index: number; readonly count: number };
 }) {
@@ -161,6 +163,9 @@ export function createExporterMetrics(options: {
     ),
   };
   for (const reason of authFailureReasons) metrics.httpAuthFailures.inc({ reason }, 0);
+  if (options.pollIntervalSeconds !== undefined) {
+    tracked(gauge(registry, catalogue.pollInterval), catalogue.pollInterval).set(options.pollIntervalSeconds);
+  }
   if (options.shard) {
     tracked(gauge(registry, catalogue.shards), catalogue.shards).set(options.shard.count);
     tracked(gauge(registry, catalogue.shardIndex), catalogue.shardIndex).set(options.shard.index);
