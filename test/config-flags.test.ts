@@ -54,6 +54,10 @@ describe('parseCommandLine rejects each bad flag with its exact message', () => 
     ],
     [['--obshell.timeout='], '--obshell.timeout: empty duration (e.g. "10s")'],
     [
+      ['--targets.shard=0/99999999999999999999'],
+      '--targets.shard: "0/99999999999999999999" has more than 10000 shards',
+    ],
+    [
       ['--web.telemetry-path=/m?x'],
       '--web.telemetry-path: "/m?x" holds "?", which a URL path cannot hold as is',
     ],

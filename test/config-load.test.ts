@@ -260,6 +260,7 @@ describe('config file: one case per invalid input, exact message', () => {
     ],
     ['targets: []\ntargets: []\n', '/etc/x/c.yml:2:1: Map keys must be unique'],
     ['a: b: c', '/etc/x/c.yml:1:4: Nested mappings are not allowed in compact mappings'],
+    ['targets: []\n---\nx: 1\n', '/etc/x/c.yml:2:1: more than one YAML document (a "---" line): keep one'],
     [
       'targets: [&a {name: a, socket: /s}]\nx: *nope',
       '/etc/x/c.yml:2:4: x: Unresolved alias (the anchor must be set before the alias)',

@@ -103,7 +103,7 @@ export const flagSpecs: { readonly [K in FlagName]-?: FlagSpec<NonNullable<CliFl
     parse: parseTargetName,
   },
   'poll.schedule': {
-    help: 'When to poll, as a cron expression with seconds',
+    help: 'When to poll: a cron expression of six fields, seconds first (five fields start with minutes)',
     placeholder: 'cron',
     default: defaults.pollSchedule,
     env: true,

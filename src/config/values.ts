@@ -59,11 +59,15 @@ export function parseCronSchedule(text: string): string {
   return text;
 }
 
+const maxShards = 10_000;
+
 export function parseShard(text: string): Shard {
   const match = /^(\d+)\/(\d+)$/.exec(text);
   if (!match) fail(`${quote(text)} is not i/n (e.g. "0/3")`);
   const index = Number(match[1]);
   const count = Number(match[2]);
+  // More shards than any fleet has targets is a typo, and past 2^53 the numbers are no longer exact.
+  if (count > maxShards) fail(`${quote(text)} has more than ${maxShards} shards`);
   if (count < 1 || index >= count) fail(`${quote(text)} needs 0 <= i < n`);
   return { index, count };
 }

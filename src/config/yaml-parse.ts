@@ -29,6 +29,8 @@ const fixedReasons: Partial<Record<ErrorCode, string>> = {
   BAD_DIRECTIVE: 'invalid directive (quote a value that starts with %)',
   BAD_DQ_ESCAPE: 'invalid escape sequence in a double-quoted value (single quotes take \\ as is)',
   BAD_COLLECTION_TYPE: 'a tag that does not fit this value',
+  // yaml's own message advises a function of its API.
+  MULTIPLE_DOCS: 'more than one YAML document (a "---" line): keep one',
 };
 
 /** yaml's reason without the file content it may quote: the rest of its messages are fixed words. */
