@@ -3,7 +3,7 @@ import type { Logger } from './logger.js';
 import { taskResults } from './metrics/history.js';
 import type { ExporterMetrics } from './metrics/registry.js';
 import type { TargetMetrics } from './metrics/target-metrics.js';
-import type { TaskOutcome } from './obshell/outcome.js';
+import type { PassedOver, TaskOutcome } from './obshell/outcome.js';
 import type { PollReport, PollTiming, TargetTracker } from './target.js';
 
 export function recordPoll(
@@ -20,8 +20,23 @@ export function recordPoll(
   metrics.setSnapshot(report.series, report.sameTask);
   if (outcome.kind === 'failure') {
     metrics.inc('pollErrors', { reason: outcome.reason });
-    const { reason, status, errCode, traceId, agent } = outcome;
-    logger.warn({ target, agent, reason, status, errCode, traceId }, `poll failed: ${outcome.message}`);
+    const { reason, status, errCode, traceId, agent, passedOver } = outcome;
+    logger.warn(
+      { target, agent, reason, status, errCode, traceId, passedOver },
+      `poll failed: ${outcome.message}${passedOver ? `; before it: ${passedOverText(passedOver)}` : ''}`,
+    );
+  } else if (outcome.passedOver) {
+    // Sticky failover asks the agent that answered first from now on: this line is the one sign
+    // that the agents before it stopped answering.
+    const agent = outcome.agent.address;
+    logger.warn(
+      { target, agent, passedOver: outcome.passedOver },
+      `failed over to agent ${agent}; passed over: ${passedOverText(outcome.passedOver)}`,
+    );
+  }
+  if (logger.isLevelEnabled('debug')) {
+    const agent = outcome.kind === 'failure' ? outcome.agent : outcome.agent.address;
+    logger.debug({ target, agent, outcome: outcome.kind, seconds: timing.durationSeconds }, 'polled');
   }
   for (const [label, values] of overflowsByLabel(report.overflows)) {
     metrics.inc('labelOverflows', { label }, values.length);
@@ -34,6 +49,10 @@ export function recordPoll(
   }
   recordObservations(report, metrics);
   logTransition(target, report, logger);
+}
+
+function passedOverText(passedOver: readonly PassedOver[]): string {
+  return passedOver.map((p) => `${p.agent} (${p.reason}: ${p.message})`).join(', ');
 }
 
 /** How many of a poll's new overflowing values its log line names. */

@@ -366,8 +366,12 @@ describe('obshell client: several agents', () => {
     expect(await client.fetchLastMaintenanceTask()).toMatchObject({
       kind: 'ok',
       agent: { address: `127.0.0.1:${agent.port}` },
+      // The agent passed over is named, for the log line that says the cluster lost one.
+      passedOver: [{ agent: down.slice('http://'.length), reason: 'connect' }],
     });
-    expect(await client.fetchLastMaintenanceTask()).toMatchObject({ kind: 'ok' });
+    const sticky = await client.fetchLastMaintenanceTask();
+    expect(sticky).toMatchObject({ kind: 'ok' });
+    expect(sticky).not.toHaveProperty('passedOver');
     expect(agent.count('/api/v1/info')).toBe(1); // info cached, and the first agent not asked first
   });
 
@@ -443,7 +447,12 @@ describe('obshell client: several agents', () => {
     const outcome = failureOf(
       await clientFor([`http://127.0.0.1:${a}`, `http://127.0.0.1:${b}`]).fetchLastMaintenanceTask(),
     );
-    expect(outcome).toMatchObject({ reason: 'connect', errCode: 'ECONNREFUSED', agent: `127.0.0.1:${b}` });
+    expect(outcome).toMatchObject({
+      reason: 'connect',
+      errCode: 'ECONNREFUSED',
+      agent: `127.0.0.1:${b}`,
+      passedOver: [{ agent: `127.0.0.1:${a}`, reason: 'connect' }],
+    });
     // Each agent was asked 1 + retryLimit times: a refusal comes back at once, the backoffs do not.
     // (Node 24 and later also report a retried attempt's dropped socket; that must not end the poll.)
     const backoffMs = Array.from({ length: retryLimit }, (_, i) => retryBaseDelayMs * 2 ** i);

@@ -99,6 +99,24 @@ describe('Poller', () => {
     expect(createPoller({}, '0 */5 * * * *').poller.intervalMs).toBe(300_000);
   });
 
+  it('logs a failover once, naming the agents passed over, and a failed poll as one line with them', async () => {
+    const passedOver = [
+      { agent: '10.0.0.10:2886', reason: 'connect' as const, message: 'connection refused' },
+    ];
+    const failedOver: TaskOutcome = { ...running, passedOver };
+    const allDown: TaskOutcome = { ...refused, agent: '10.0.0.12:2886', passedOver };
+    const { poller, lines } = createPoller({
+      ob1: scriptedSource([() => failedOver, () => running, () => allDown]),
+    });
+    await poller.pollAll();
+    await poller.pollAll();
+    await poller.pollAll();
+    expect(linesAbout(lines, 'ob1').filter((l) => !l.includes('maintenance task'))).toEqual([
+      '40 failed over to agent 10.0.0.11:2886; passed over: 10.0.0.10:2886 (connect: connection refused)',
+      '40 poll failed: connection refused; before it: 10.0.0.10:2886 (connect: connection refused)',
+    ]);
+  });
+
   it('skips and counts a tick that finds the previous poll still running, and cuts a poll before its next turn', async () => {
     let aborted = 0;
     // Hears the cut but answers only 1.5 s later, so the next tick still finds it running.

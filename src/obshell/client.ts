@@ -18,7 +18,7 @@ import {
   type Credentials,
 } from './agent-session.js';
 import { abortText, failure, isFailoverable, oneLine, type Failure } from './classify.js';
-import type { PollFailure, TaskOutcome } from './outcome.js';
+import type { PassedOver, PollFailure, TaskOutcome } from './outcome.js';
 import { createTransport, type ObshellTls } from './transport.js';
 
 export { maintenanceTaskPath };
@@ -109,21 +109,27 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
   async function pollAll(signal: AbortSignal | undefined): Promise<TaskOutcome> {
     const credentials = readCredentials(options);
     if (credentials.kind === 'failure') return credentials;
-    let last: PollFailure | undefined;
+    // Each agent that could not tell, in the order asked: the outcome names the ones passed over.
+    const tried: PollFailure[] = [];
     for (const index of failoverOrder(sessions.length, preferred)) {
-      if (signal?.aborted) return { ...failure('timeout', abortText(signal)), ...agentOf(last) };
+      if (signal?.aborted) break;
       const session = sessions[index] as AgentSession;
       const outcome = await session.poll(credentials, signal);
       if (outcome.kind !== 'failure' || !isFailoverable(outcome)) {
         preferred = index; // sticky: the next poll starts with the agent that answered
-        return sentNoPassword(options, credentials) ? withNoPasswordHint(outcome) : outcome;
+        const told = sentNoPassword(options, credentials) ? withNoPasswordHint(outcome) : outcome;
+        return withPassedOver(told, tried);
       }
-      last = outcome;
+      tried.push(outcome);
       // Cut by the poll's budget: the next poll starts past this agent, or a healthy agent behind
       // hung ones (each taking its whole timeout) would never be asked.
       if (signal?.aborted) preferred = (index + 1) % sessions.length;
     }
-    return last ?? failure('connect', 'no obshell agent configured');
+    const last = tried.pop();
+    if (signal?.aborted) {
+      return withPassedOver({ ...failure('timeout', abortText(signal)), ...agentOf(last) }, tried);
+    }
+    return last ? withPassedOver(last, tried) : failure('connect', 'no obshell agent configured');
   }
 
   return {
@@ -171,6 +177,17 @@ function withNoPasswordHint(outcome: TaskOutcome): TaskOutcome {
 /** Over TCP with an empty root@sys password and no agent password (the unix socket takes none). */
 function sentNoPassword(options: ObshellClientOptions, credentials: Credentials): boolean {
   return options.socketPath === undefined && credentials.password === '' && !credentials.agentPassword;
+}
+
+/** The outcome, naming the agents a poll asked before it (none: the outcome as it is). */
+function withPassedOver<T extends TaskOutcome>(outcome: T, before: readonly PollFailure[]): T {
+  if (before.length === 0) return outcome;
+  const passedOver = before.map((f): PassedOver => ({
+    agent: f.agent ?? '',
+    reason: f.reason,
+    message: f.message,
+  }));
+  return { ...outcome, passedOver };
 }
 
 /** The preferred agent first, then the others in configured order. */

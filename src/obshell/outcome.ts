@@ -13,9 +13,12 @@ export type AgentIdentity = {
   identity: string;
 };
 
+/** An agent a poll asked before another, and why it moved on (connect, timeout, tls, "no OceanBase here"). */
+export type PassedOver = { agent: string; reason: FailureReason; message: string };
+
 export type TaskOutcome =
-  | { kind: 'ok'; dag: Dag; agent: AgentIdentity; traceId?: string }
-  | { kind: 'no_task'; agent: AgentIdentity; traceId?: string }
+  | { kind: 'ok'; dag: Dag; agent: AgentIdentity; traceId?: string; passedOver?: PassedOver[] }
+  | { kind: 'no_task'; agent: AgentIdentity; traceId?: string; passedOver?: PassedOver[] }
   | PollFailure;
 
 export type PollFailure = {
@@ -27,4 +30,6 @@ export type PollFailure = {
   traceId?: string;
   /** host:port of the last agent tried. */
   agent?: string;
+  /** The agents tried before it, when the poll failed over. */
+  passedOver?: PassedOver[];
 };
