@@ -276,6 +276,12 @@ describe('obshell client: outcomes', () => {
       { reason: 'http', status: 502 },
     ],
     [
+      // A proxy's basic auth in front of the agents: the same fix as obshell's own refusal.
+      'HTML 401 (no obshell envelope) → auth',
+      (res) => res.writeHead(401, { 'content-type': 'text/html' }).end('<html>Authorization Required</html>'),
+      { reason: 'auth', status: 401 },
+    ],
+    [
       '400 Request.Header.NotFound → auth',
       (res) => {
         sendError(res, 400, 'Request.Header.NotFound', 'not found');

@@ -111,21 +111,26 @@ export type RawAnswer = { status: number; body: Buffer };
 export type DecodedAnswer =
   { kind: 'envelope'; status: number; envelope: Envelope } | { kind: 'failure'; failure: Failure };
 
-/** Decodes the obshell envelope; non-JSON or non-envelope answers become http (non-2xx) or parse failures. */
+/** An answer that is no obshell envelope: a 401 (a proxy's auth in front of the agents) is still auth. */
+function nonEnvelopeReason(status: number): FailureReason {
+  if (status === 401) return 'auth';
+  return status >= 200 && status < 300 ? 'parse' : 'http';
+}
+
+/** Decodes the obshell envelope; non-JSON or non-envelope answers become http (non-2xx), auth (401) or parse failures. */
 export function decodeEnvelope({ status, body }: RawAnswer): DecodedAnswer {
-  const ok = status >= 200 && status < 300;
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));
   } catch (error) {
     const why = error instanceof RangeError ? 'nested too deeply' : 'not JSON';
-    const reason = ok ? 'parse' : 'http';
+    const reason = nonEnvelopeReason(status);
     return { kind: 'failure', failure: failure(reason, `HTTP ${status}: response ${why}`, { status }) };
   }
   const parsed = safeParse(envelopeSchema, json);
   if (!parsed.success) {
     const text = `HTTP ${status}: not an obshell envelope: ${parsed.issues}`;
-    return { kind: 'failure', failure: failure(ok ? 'parse' : 'http', text, { status }) };
+    return { kind: 'failure', failure: failure(nonEnvelopeReason(status), text, { status }) };
   }
   return { kind: 'envelope', status, envelope: parsed.data };
 }
