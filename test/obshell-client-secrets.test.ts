@@ -17,6 +17,8 @@ import {
 // Distinctive values that must never show up in an outcome or an error.
 const canary = 'Canary-Pw-7f3a9c2e';
 const agentCanary = 'Agent-Canary-51d0b8';
+// Longer than any cut of a quoted value: only a whole secret can be scrubbed.
+const longCanary = `Long-Canary-${'9f3b'.repeat(20)}`;
 const taskRoute = '/api/v1/task/dag/maintain/ob';
 
 const cleanups: (() => unknown)[] = [];
@@ -30,7 +32,11 @@ function secretsSeen(agents: FakeAgent[]): string[] {
     a.requests.flatMap((r) => [r.headers['x-ocs-header'], r.headers['x-ocs-agent-header']]),
   );
   const passwords = [canary, agentCanary].flatMap((pw) => [pw, Buffer.from(pw).toString('base64')]);
-  return [...passwords, ...headers.filter((h): h is string => typeof h === 'string')];
+  return [
+    ...passwords,
+    longCanary.slice(0, 24),
+    ...headers.filter((h): h is string => typeof h === 'string'),
+  ];
 }
 
 function expectClean(outcome: TaskOutcome, secrets: string[]): void {
@@ -107,7 +113,7 @@ const faults: [string, (res: ServerResponse, req: IncomingMessage) => void][] = 
           successful: true,
           status: 200,
           traceId: `echo-${canary}`,
-          data: { ...runningDag, start_time: canary },
+          data: { ...runningDag, start_time: canary, end_time: `2026-05-12 ${longCanary}` },
         }),
       ),
   ],

@@ -31,7 +31,9 @@ const operatorSchema = enumWithFallback(taskOperators);
 const timeSchema = z.string().transform((text, ctx) => {
   const seconds = parseObshellTime(text);
   if (seconds === undefined) {
-    ctx.addIssue({ code: 'custom', message: `not an RFC 3339 time: ${JSON.stringify(text.slice(0, 64))}` });
+    // Not quoted: an agent may echo anything here (a password longer than any cut would slip
+    // past the scrub), and the length tells a date of another format from garbage.
+    ctx.addIssue({ code: 'custom', message: `not an RFC 3339 time (${text.length} characters, not shown)` });
     return z.NEVER;
   }
   return seconds;
