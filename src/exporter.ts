@@ -12,7 +12,7 @@ import { createExporterMetrics, type ExporterMetrics } from './metrics/registry.
 import { createObshellClient } from './obshell/client.js';
 import { Poller, type PolledTarget } from './poller.js';
 import { createReloader, type ReloadResult } from './reload.js';
-import { cronIntervalMs } from './schedule.js';
+import { cronLongestGapMs } from './schedule.js';
 import { createHttpServer, createRequestListener, listen, type ServerOptions } from './server.js';
 import { TargetTracker } from './target.js';
 import { revision, version } from './version.js';
@@ -123,7 +123,7 @@ export async function startExporter(config: ExporterConfig, deps: ExporterDeps):
   const targetsFor = createTargetSet(deps, now);
   const metrics = createExporterMetrics({
     buildInfo: { version, revision, nodejsVersion: process.version },
-    pollIntervalSeconds: cronIntervalMs(config.pollSchedule) / 1000,
+    pollIntervalSeconds: cronLongestGapMs(config.pollSchedule) / 1000,
     ...(config.shard && { shard: config.shard }),
   });
   const live = new Poller({

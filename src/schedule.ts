@@ -14,6 +14,24 @@ export function cronIntervalMs(expression: string): number {
   }
 }
 
+/** How many upcoming runs cronLongestGapMs looks at: ~15 ms; weeks of an hourly schedule. */
+export const longestGapRuns = 200;
+
+/**
+ * The longest gap between the next runs of a cron expression, in ms: how long a target may go
+ * without a poll on a schedule that pauses (nights, weekends). A pause further ahead than the
+ * next `runs` runs (every 15 s, but only in working hours) is not seen.
+ */
+export function cronLongestGapMs(expression: string, runs = longestGapRuns): number {
+  const task = cron.createTask(expression, () => undefined);
+  try {
+    const times = task.getNextRuns(runs).map((d) => d.getTime());
+    return Math.max(1000, ...times.slice(1).map((t, i) => t - (times[i] ?? t)));
+  } finally {
+    void task.destroy();
+  }
+}
+
 /**
  * How long a poll may run: until a little before the same target's next turn. Cut at the full
  * interval, a hung target's poll raced its next tick and lost every other time, so it was polled

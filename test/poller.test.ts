@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createExporterMetrics } from '../src/metrics/registry.js';
 import type { TaskOutcome } from '../src/obshell/outcome.js';
 import { Poller, type TaskSource } from '../src/poller.js';
-import { spreadDelayMs } from '../src/schedule.js';
+import { cronIntervalMs, cronLongestGapMs, spreadDelayMs } from '../src/schedule.js';
 import { TargetTracker } from '../src/target.js';
 import { dagJson } from './helpers/dag-builder.js';
 import { defaultLimits, noTask, ok } from './helpers/render.js';
@@ -97,6 +97,17 @@ describe('Poller', () => {
   it('derives the interval from the cron schedule', () => {
     expect(createPoller({}, '*/15 * * * * *').poller.intervalMs).toBe(15_000);
     expect(createPoller({}, '0 */5 * * * *').poller.intervalMs).toBe(300_000);
+  });
+
+  it('finds the longest gap of a schedule that pauses, for the stale-poll alert', () => {
+    expect(cronLongestGapMs('*/15 * * * * *')).toBe(15_000);
+    // Hourly in working hours: the night is 16 hours (the shortest gap, an hour, is the poll budget's).
+    // (A daylight-saving change in the next weeks of the local time zone may add an hour.)
+    expect(cronLongestGapMs('0 0 9-17 * * *')).toBeGreaterThanOrEqual(16 * 3600_000);
+    expect(cronLongestGapMs('0 0 9-17 * * *')).toBeLessThanOrEqual(17 * 3600_000);
+    expect(cronIntervalMs('0 0 9-17 * * *')).toBe(3600_000);
+    // Weekly, past the day that caps the budget's interval.
+    expect(Math.abs(cronLongestGapMs('0 0 0 * * 0') - 7 * 86_400_000)).toBeLessThanOrEqual(3600_000);
   });
 
   it('logs a failover once, naming the agents passed over, and a failed poll as one line with them', async () => {

@@ -188,7 +188,7 @@ export const catalogue = {
   pollInterval: spec({
     name: 'obshell_exporter_poll_interval_seconds',
     type: 'gauge',
-    help: 'Seconds between two polls of a target at --poll.schedule (the shortest gap between its next runs).',
+    help: 'The longest gap between two polls of a target at --poll.schedule, in seconds (over its next 200 runs).',
     labelNames: [],
   }),
   shards: spec({

@@ -105,7 +105,7 @@ export class ExpositionRegistry extends Registry<RegistryContentType> {
 export function createExporterMetrics(options: {
   readonly buildInfo: BuildInfo;
   readonly defaultMetrics?: boolean;
-  /** --poll.schedule's interval: how stale a last successful poll may be before an alert (absent in tests). */
+  /** --poll.schedule's longest gap: how stale a last successful poll may be before an alert (absent in tests). */
   readonly pollIntervalSeconds?: number;
   /** --targets.shard: exported so that a missing shard can be alerted on (no flag, no series). */
   readonly shard?: { readonly index: number; readonly count: number };
