@@ -70,7 +70,7 @@ function createServerFor(
 export type ExporterDeps = {
   readonly logger: Logger;
   readonly credentials: CredentialSource;
-  /** Reads the configuration again for SIGHUP and POST /-/reload; without it reload is off. */
+  /** Reads the configuration again for SIGHUP, POST /-/reload and auto-reload; without it reload is off. */
   readonly load?: () => ExporterConfig;
   readonly now?: () => number;
 };

@@ -65,7 +65,9 @@ export async function main(argv: string[], env: Env): Promise<number> {
     }
     // A process's flags and environment never change, so a reload re-reads only the files they
     // name: --config.file (targets, task_type_rules) and the TLS files of the new clients.
-    return await runExporter(config, env, watched);
+    // Named as given: the flag, or its variable.
+    const listenSource = cli.sources['web.listen-address'] ?? '--web.listen-address';
+    return await runExporter(config, env, watched, listenSource);
   } catch (err) {
     if (err instanceof UsageError) {
       const help = argv[0] === 'simulate' ? 'obshell-exporter simulate --help' : 'obshell-exporter --help';
@@ -78,7 +80,12 @@ export async function main(argv: string[], env: Env): Promise<number> {
 
 type WatchedLoad = { load: () => ExporterConfig; changed: () => string | undefined };
 
-async function runExporter(config: ExporterConfig, env: Env, watched: WatchedLoad): Promise<number> {
+async function runExporter(
+  config: ExporterConfig,
+  env: Env,
+  watched: WatchedLoad,
+  listenSource: string,
+): Promise<number> {
   const logger = createLogger(config.log);
   logUnexpected(logger);
   for (const note of configNotes(config, secretIsEmpty(env))) logger.warn(note);
@@ -109,7 +116,7 @@ async function runExporter(config: ExporterConfig, env: Env, watched: WatchedLoa
     await demo?.close();
     if (!(err instanceof ListenError)) throw err;
     // One log line naming the flag, no stack: a taken port is a setting, not a bug.
-    logger.error({ address: err.address, code: err.code }, `--web.listen-address: ${err.message}`);
+    logger.error({ address: err.address, code: err.code }, `${listenSource}: ${err.message}`);
     return 1;
   }
   const stopWatching = watchFiles(config, watched, (trigger) => exporter.reload(trigger), logger);

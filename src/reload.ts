@@ -1,5 +1,5 @@
 /**
- * Configuration reload (SIGHUP, POST /-/reload): load the new configuration and apply it, or
+ * Configuration reload (SIGHUP, POST /-/reload, a changed file with --config.auto-reload-interval): load the new configuration and apply it, or
  * keep the old one running when it is invalid. Visible as two gauges, as other exporters do.
  */
 import type { Gauge } from 'prom-client';

@@ -91,6 +91,12 @@ describe('command line', () => {
         msg: `--web.listen-address: cannot listen on "127.0.0.1:${port}": the address is already in use (another exporter running?)`,
       });
       expect(r.stderr).not.toMatch(/^\s+at /m);
+      // Given by its variable, the line names the variable.
+      const byEnv = run(['--obshell.url=http://127.0.0.1:9'], {
+        OBSHELL_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${port}`,
+      });
+      expect(byEnv.status).toBe(1);
+      expect(byEnv.stderr).toContain(`"msg":"OBSHELL_EXPORTER_WEB_LISTEN_ADDRESS: cannot listen on`);
     } finally {
       taken.close();
     }

@@ -172,13 +172,26 @@ describe('configNotes', () => {
     ]);
   });
 
-  test('names the targets whose timeout the schedule cuts short', () => {
-    const env = { B_PW: canary, C_AGENT_PW: agentCanary, OBSHELL_PASSWORD: canary };
-    expect(configNotes(load(['--obshell.timeout=14s'], env))).toEqual([
-      'targets "bare", "by-env", "agent-only" and 1 more: the timeout is not below 14s, the most a poll may take at --poll.schedule (every 15s): a hung agent uses up the poll, and the next agent is asked only at the next poll',
+  test('names the targets with several agents whose timeout the schedule cuts short', () => {
+    const agents = write(
+      'agents.yml',
+      [
+        'targets:',
+        '  - {name: pair, urls: [http://a:2886, http://b:2886]}',
+        '  - {name: lone, urls: [http://c:2886]}',
+        '  - {name: local, socket: /run/obshell.sock}',
+      ].join('\n'),
+    );
+    const notes = (argv: string[]) =>
+      configNotes(
+        loadConfig(parseCommandLine([`--config.file=${agents}`, ...argv], { OBSHELL_PASSWORD: canary })),
+      );
+    // A lone agent or a socket has no next agent: its poll is cut at the budget either way.
+    expect(notes(['--obshell.timeout=14s'])).toEqual([
+      'target "pair": the timeout is not below 14s, the most a poll may take at --poll.schedule (every 15s): a hung agent uses up the poll, and the next agent is asked only at the next poll',
     ]);
-    expect(configNotes(load(['--obshell.timeout=13s'], env))).toEqual([]);
-    expect(configNotes(load(['--obshell.timeout=5s', '--poll.schedule=*/5 * * * * *'], env))).toHaveLength(1);
+    expect(notes(['--obshell.timeout=13s'])).toEqual([]);
+    expect(notes(['--poll.schedule=*/5 * * * * *'])).toHaveLength(1);
   });
 
   test('is empty once a password applies to every target, and in the demo', () => {

@@ -109,7 +109,8 @@ export function configNotes(
   }
   const intervalMs = cronIntervalMs(config.pollSchedule);
   const budgetMs = pollBudgetMs(intervalMs);
-  const slow = config.targets.filter((t) => t.timeoutMs >= budgetMs);
+  // Only where there is a next agent to fail over to; a lone agent is cut at the budget anyway.
+  const slow = overTcp.filter((t) => t.urls.length > 1 && t.timeoutMs >= budgetMs);
   if (slow.length > 0) {
     notes.push(
       `${targetsText(slow)}: the timeout is not below ${formatDuration(budgetMs)}, the most a poll may take at --poll.schedule (every ${formatDuration(intervalMs)}): a hung agent uses up the poll, and the next agent is asked only at the next poll`,
