@@ -177,6 +177,32 @@ describe('obshell client: response size cap', () => {
   });
 });
 
+describe('obshell client: bytes held across clients', () => {
+  it('drops an answer that would take the shared pool past its bound, and gives back every byte', async () => {
+    const agent = await agentWith();
+    const body = JSON.stringify({
+      successful: true,
+      status: 200,
+      data: { ...seedDag, padding: 'x'.repeat(300_000) },
+    });
+    agent.route(taskRoute, (_req, res) => res.writeHead(200).end(body));
+    // Other answers being read hold 900 KiB of a 1 MiB pool.
+    const pool = { used: 900 * 1024, max: 1024 * 1024 };
+    const client = clientFor({ urls: [agent.url], bufferPool: pool });
+    expect(await client.fetchLastMaintenanceTask()).toMatchObject({
+      kind: 'failure',
+      reason: 'parse',
+      message:
+        'response too large while other answers are read (the exporter holds at most 1 MiB of answers at once)',
+    });
+    expect(pool.used).toBe(900 * 1024);
+    // Those answers are done: the same answer is read in full, and its bytes are given back.
+    pool.used = 0;
+    expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
+    expect(pool.used).toBe(0);
+  });
+});
+
 describe('obshell client: unix socket', () => {
   it('polls over the socket without any auth header and names the agent by its path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'obshell-client-sock-'));

@@ -19,7 +19,7 @@ import {
 } from './agent-session.js';
 import { abortText, failure, isFailoverable, oneLine, type Failure } from './classify.js';
 import type { PassedOver, PollFailure, TaskOutcome } from './outcome.js';
-import { createTransport, type ObshellTls } from './transport.js';
+import { createTransport, type BufferPool, type ObshellTls } from './transport.js';
 
 export { maintenanceTaskPath };
 export type { ObshellTls };
@@ -40,6 +40,8 @@ export type ObshellClientOptions = {
   timeoutMs?: number;
   /** Default 16 MiB; bigger answers are cut off while streaming → parse failure. */
   maxResponseBytes?: number;
+  /** Bytes of answers read at once across clients; default the process-wide pool of 32 MiB. */
+  bufferPool?: BufferPool;
   /** Files read at client creation. */
   tls?: ObshellTls;
   /** Every auth header sent is valid at least this long (Ts >= now + ttl); default 60, as the SDKs. */
@@ -97,6 +99,7 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
   const transport = createTransport({
     timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
     maxResponseBytes: options.maxResponseBytes ?? defaultMaxResponseBytes,
+    ...(options.bufferPool && { bufferPool: options.bufferPool }),
     headerTtlSeconds: options.headerTtlSeconds ?? defaultHeaderTtlSeconds,
     headerReuseSeconds: options.headerReuseSeconds ?? defaultHeaderReuseSeconds,
     now,
