@@ -14,22 +14,80 @@ export function cronIntervalMs(expression: string): number {
   }
 }
 
-/** How many upcoming runs cronLongestGapMs looks at: ~15 ms; weeks of an hourly schedule. */
-export const longestGapRuns = 200;
+/** How many upcoming runs the fallback of cronLongestGapMs looks at. */
+const sampledRuns = 200;
+/** How many days ahead cronLongestGapMs looks: a year, and a month more for monthly schedules. */
+const walkedDays = 400;
 
-/**
- * The longest gap between the next runs of a cron expression, in ms: how long a target may go
- * without a poll on a schedule that pauses (nights, weekends). A pause further ahead than the
- * next `runs` runs (every 15 s, but only in working hours) is not seen.
- */
-export function cronLongestGapMs(expression: string, runs = longestGapRuns): number {
+const sortedNumbers = (values: readonly (number | string)[]) =>
+  values.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+
+/** The longest gap, in seconds, between two runs of one day (hours × minutes × seconds). */
+function longestGapInDayS(hours: number[], minutes: number[], seconds: number[]): number {
+  const steps = (values: number[], unit: number, wrap: number) =>
+    values.slice(1).map((v, i) => (v - (values[i] ?? v)) * unit - wrap);
+  const secondsWrap = (seconds.at(-1) ?? 0) - (seconds[0] ?? 0);
+  const minuteSpan =
+    (minutes.at(-1) ?? 0) * 60 + (seconds.at(-1) ?? 0) - (minutes[0] ?? 0) * 60 - (seconds[0] ?? 0);
+  return Math.max(
+    0,
+    ...steps(seconds, 1, 0),
+    ...steps(minutes, 60, secondsWrap),
+    ...steps(hours, 3600, minuteSpan),
+  );
+}
+
+/** The longest gap over the next runs, sampled (day fields such as `L` or `1#2`). */
+function sampledLongestGapMs(expression: string): number {
   const task = cron.createTask(expression, () => undefined);
   try {
-    const times = task.getNextRuns(runs).map((d) => d.getTime());
-    return Math.max(1000, ...times.slice(1).map((t, i) => t - (times[i] ?? t)));
+    const times = task.getNextRuns(sampledRuns).map((d) => d.getTime());
+    return Math.max(...times.slice(1).map((t, i) => t - (times[i] ?? t)));
   } finally {
     void task.destroy();
   }
+}
+
+/**
+ * The longest gap between two runs of a cron expression, in ms: how long a target may go without
+ * a poll on a schedule that pauses (nights, weekends). From the expression's fields, walking the
+ * days of the next year from `fromMs`, so it does not depend on the hour the exporter started.
+ * Local days of 24 h: a daylight-saving change may make a real gap an hour longer or shorter.
+ */
+export function cronLongestGapMs(expression: string, fromMs = Date.now()): number {
+  const fields = cron.parse(expression);
+  const dayFields = [...fields.dayOfMonth, ...fields.dayOfWeek];
+  if (dayFields.some((v) => typeof v !== 'number')) return Math.max(1000, sampledLongestGapMs(expression));
+  const [hours, minutes, seconds] = [fields.hour, fields.minute, fields.second].map(sortedNumbers) as [
+    number[],
+    number[],
+    number[],
+  ];
+  const dayTime = (pick: (values: number[]) => number | undefined) =>
+    (pick(hours) ?? 0) * 3600 + (pick(minutes) ?? 0) * 60 + (pick(seconds) ?? 0);
+  const firstOfDay = dayTime((v) => v[0]);
+  const lastOfDay = dayTime((v) => v.at(-1));
+  // node-cron runs on a day that matches month, day of month and day of week alike.
+  const [months, daysOfMonth, daysOfWeek] = [fields.month, fields.dayOfMonth, fields.dayOfWeek].map(
+    (v) => new Set(sortedNumbers(v)),
+  ) as [Set<number>, Set<number>, Set<number>];
+  const from = new Date(fromMs);
+  let longestS = longestGapInDayS(hours, minutes, seconds);
+  let previous: number | undefined;
+  let daysWithRuns = 0;
+  for (let i = 0; i < walkedDays; i++) {
+    const day = new Date(from.getFullYear(), from.getMonth(), from.getDate() + i);
+    const runs =
+      months.has(day.getMonth() + 1) && daysOfMonth.has(day.getDate()) && daysOfWeek.has(day.getDay());
+    if (!runs) continue;
+    if (previous !== undefined)
+      longestS = Math.max(longestS, (i - previous) * 86_400 + firstOfDay - lastOfDay);
+    previous = i;
+    daysWithRuns += 1;
+  }
+  // Fewer than two days with runs in the walk (29 February): longer than the walk itself.
+  if (daysWithRuns < 2) longestS = Math.max(longestS, walkedDays * 86_400);
+  return Math.max(1000, longestS * 1000);
 }
 
 /**

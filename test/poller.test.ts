@@ -99,15 +99,31 @@ describe('Poller', () => {
     expect(createPoller({}, '0 */5 * * * *').poller.intervalMs).toBe(300_000);
   });
 
-  it('finds the longest gap of a schedule that pauses, for the stale-poll alert', () => {
-    expect(cronLongestGapMs('*/15 * * * * *')).toBe(15_000);
-    // Hourly in working hours: the night is 16 hours (the shortest gap, an hour, is the poll budget's).
-    // (A daylight-saving change in the next weeks of the local time zone may add an hour.)
-    expect(cronLongestGapMs('0 0 9-17 * * *')).toBeGreaterThanOrEqual(16 * 3600_000);
-    expect(cronLongestGapMs('0 0 9-17 * * *')).toBeLessThanOrEqual(17 * 3600_000);
-    expect(cronIntervalMs('0 0 9-17 * * *')).toBe(3600_000);
-    // Weekly, past the day that caps the budget's interval.
-    expect(Math.abs(cronLongestGapMs('0 0 0 * * 0') - 7 * 86_400_000)).toBeLessThanOrEqual(3600_000);
+  it('finds the longest gap of a schedule that pauses, whatever the hour it starts', () => {
+    const hour = 3600_000;
+    const day = 24 * hour;
+    // Starting on Wednesday 2026-12-02 at 06:00, 15:00 and 17:59 local time, and on a Saturday.
+    const starts = [6, 15, 17.99].map((h) => new Date(2026, 11, 2, 0, h * 60).getTime());
+    starts.push(new Date(2026, 11, 5, 12).getTime());
+    for (const from of starts) {
+      expect(cronLongestGapMs('*/15 * * * * *', from)).toBe(15_000);
+      expect(cronLongestGapMs('0 */15 * * * *', from)).toBe(900_000);
+      // Every 15 s in working hours: the night, from 17:59:45 to 09:00:00.
+      expect(cronLongestGapMs('*/15 * 9-17 * * *', from)).toBe(15 * hour + 15_000);
+      expect(cronLongestGapMs('0 0 9-17 * * *', from)).toBe(16 * hour);
+      // Weekdays only: Friday 17:59:45 to Monday 09:00.
+      expect(cronLongestGapMs('*/15 * 9-17 * * 1-5', from)).toBe(2 * day + 15 * hour + 15_000);
+      // Weekly, on Sundays (7 is Sunday too).
+      expect(cronLongestGapMs('0 0 0 * * 7', from)).toBe(7 * day);
+      // Five fields: minutes first.
+      expect(cronLongestGapMs('*/15 * * * *', from)).toBe(900_000);
+    }
+    // The poll budget keeps the shortest gap.
+    expect(cronIntervalMs('0 0 9-17 * * *')).toBe(hour);
+    // Once a year or less often: longer than the walk of 400 days.
+    expect(cronLongestGapMs('0 0 0 29 2 *', starts[0])).toBeGreaterThanOrEqual(400 * day);
+    // Day fields node-cron reads as words (the last day of the month) are sampled instead.
+    expect(cronLongestGapMs('0 0 0 L * *', starts[0])).toBeGreaterThanOrEqual(28 * day);
   });
 
   it('logs a failover once, naming the agents passed over, and a failed poll as one line with them', async () => {

@@ -188,7 +188,7 @@ export const catalogue = {
   pollInterval: spec({
     name: 'obshell_exporter_poll_interval_seconds',
     type: 'gauge',
-    help: 'The longest gap between two polls of a target at --poll.schedule, in seconds (over its next 200 runs).',
+    help: 'The longest gap between two polls of a target at --poll.schedule over the next year, in seconds.',
     labelNames: [],
   }),
   shards: spec({
