@@ -432,9 +432,16 @@ describe('obshell client: several agents', () => {
     });
     expect(healthy.count(taskRoute)).toBe(0);
     const next = await client.fetchLastMaintenanceTask({ signal: AbortSignal.timeout(450) });
-    expect(next).toMatchObject({ kind: 'ok', agent: { address: `127.0.0.1:${healthy.port}` } });
-    // Sticky from then on.
-    await client.fetchLastMaintenanceTask({ signal: AbortSignal.timeout(450) });
+    // The failover is named (for its log line): the two hung agents the cut poll had asked.
+    expect(next).toMatchObject({
+      kind: 'ok',
+      agent: { address: `127.0.0.1:${healthy.port}` },
+      passedOver: hung.map((a) => ({ agent: `127.0.0.1:${a.port}`, reason: 'timeout' })),
+    });
+    // Sticky from then on, and named once.
+    expect(await client.fetchLastMaintenanceTask({ signal: AbortSignal.timeout(450) })).not.toHaveProperty(
+      'passedOver',
+    );
     expect(healthy.count(taskRoute)).toBe(2);
     expect(hung[0]?.count(taskRoute)).toBe(1);
   });

@@ -108,12 +108,15 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
   });
   const sessions = targets.map((target) => createAgentSession(target, { transport, now }));
   let preferred = 0;
+  /** The agents a poll cut by its budget had asked: the next poll, which starts past them, names them. */
+  let cutShort: PollFailure[] = [];
 
   async function pollAll(signal: AbortSignal | undefined): Promise<TaskOutcome> {
     const credentials = readCredentials(options);
     if (credentials.kind === 'failure') return credentials;
     // Each agent that could not tell, in the order asked: the outcome names the ones passed over.
-    const tried: PollFailure[] = [];
+    const tried: PollFailure[] = cutShort;
+    cutShort = [];
     for (const index of failoverOrder(sessions.length, preferred)) {
       if (signal?.aborted) break;
       const session = sessions[index] as AgentSession;
@@ -126,7 +129,10 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
       tried.push(outcome);
       // Cut by the poll's budget: the next poll starts past this agent, or a healthy agent behind
       // hung ones (each taking its whole timeout) would never be asked.
-      if (signal?.aborted) preferred = (index + 1) % sessions.length;
+      if (signal?.aborted) {
+        preferred = (index + 1) % sessions.length;
+        cutShort = [...tried];
+      }
     }
     const last = tried.pop();
     if (signal?.aborted) {
