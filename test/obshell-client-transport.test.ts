@@ -201,6 +201,15 @@ describe('obshell client: bytes held across clients', () => {
     expect((await client.fetchLastMaintenanceTask()).kind).toBe('ok');
     expect(pool.used).toBe(0);
   });
+
+  it('reads a small answer even while the pool is full', async () => {
+    const agent = await agentWith();
+    const pool = { used: 2 * 1024 * 1024, max: 1024 * 1024 };
+    expect((await clientFor({ urls: [agent.url], bufferPool: pool }).fetchLastMaintenanceTask()).kind).toBe(
+      'ok',
+    );
+    expect(pool.used).toBe(2 * 1024 * 1024);
+  });
 });
 
 describe('obshell client: unix socket', () => {

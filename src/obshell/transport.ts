@@ -36,10 +36,16 @@ export type ObshellTls = {
  * maxResponseBytes, could otherwise hold a gigabyte. Measured, 40 agents answering 50 MB every 5 s,
  * heap capped at 192 MB: peak RSS 746 MB without the pool, 235 MB with 64 MiB, 198 MB with 32 MiB
  * (twice the largest answer allowed, so one always fits). Past `max`, the answer that would exceed
- * it is dropped as too large; the others go on, and it is asked again at the next poll.
+ * it is dropped as too large, unless it is still within poolFreeBytes; the others go on, and it is
+ * asked again at the next poll.
  */
 export type BufferPool = { used: number; readonly max: number };
 export const sharedBufferPool: BufferPool = { used: 0, max: 32 * 1024 * 1024 };
+/**
+ * Every answer may read this much whatever the pool holds: a small answer (a real one is KBs) is
+ * never dropped because a big one is being read. 64 polls in flight add at most 16 MiB to max.
+ */
+export const poolFreeBytes = 256 * 1024;
 
 export type TransportOptions = {
   timeoutMs: number;
@@ -310,7 +316,7 @@ function getCapped(
         held += chunk.length;
         pool.used += chunk.length;
         if (size > options.maxResponseBytes) stop('tooLarge');
-        else if (pool.used > pool.max) stop('poolFull');
+        else if (size > poolFreeBytes && pool.used > pool.max) stop('poolFull');
         else chunks.push(chunk);
       });
       attempt.once('end', () => {
