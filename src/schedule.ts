@@ -14,10 +14,10 @@ export function cronIntervalMs(expression: string): number {
   }
 }
 
-/** How many upcoming runs the fallback of cronLongestGapMs looks at. */
-const sampledRuns = 200;
-/** How many days ahead cronLongestGapMs looks: a year, and a month more for monthly schedules. */
-const walkedDays = 400;
+/** How many days cronLongestGapMs walks: eight years and a month, so two leap days are seen (~1 ms). */
+const walkedDays = 8 * 365 + 2 + 31;
+/** How many days with runs it asks node-cron for when the day fields are words (`L`, `1#2`, `15W`). */
+const sampledDays = 60;
 
 const sortedNumbers = (values: readonly (number | string)[]) =>
   values.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
@@ -37,12 +37,33 @@ function longestGapInDayS(hours: number[], minutes: number[], seconds: number[])
   );
 }
 
-/** The longest gap over the next runs, sampled (day fields such as `L` or `1#2`). */
-function sampledLongestGapMs(expression: string): number {
-  const task = cron.createTask(expression, () => undefined);
+/** A local calendar day as a day number (24 h days: daylight saving does not move it). */
+const dayNumber = (date: Date) => Date.UTC(date.getFullYear(), date.getMonth(), date.getDate()) / 86_400_000;
+
+/** The days with runs, as day numbers: walked from the numeric fields (node-cron wants all three). */
+function walkedRunDays(fields: ReturnType<typeof cron.parse>, fromMs: number): number[] {
+  const [months, daysOfMonth, daysOfWeek] = [fields.month, fields.dayOfMonth, fields.dayOfWeek].map(
+    (v) => new Set(sortedNumbers(v)),
+  ) as [Set<number>, Set<number>, Set<number>];
+  const from = new Date(fromMs);
+  const days: number[] = [];
+  for (let i = 0; i < walkedDays; i++) {
+    const day = new Date(from.getFullYear(), from.getMonth(), from.getDate() + i);
+    if (months.has(day.getMonth() + 1) && daysOfMonth.has(day.getDate()) && daysOfWeek.has(day.getDay()))
+      days.push(dayNumber(day));
+  }
+  return days;
+}
+
+/** The days with runs when a day field is a word node-cron resolves itself: its runs at midnight. */
+function sampledRunDays(expression: string): number[] {
+  const parts = expression.trim().split(/\s+/);
+  const [dayOfMonth, month, dayOfWeek] = parts.slice(-3);
+  const task = cron.createTask(`0 0 0 ${dayOfMonth} ${month} ${dayOfWeek}`, () => undefined);
   try {
-    const times = task.getNextRuns(sampledRuns).map((d) => d.getTime());
-    return Math.max(...times.slice(1).map((t, i) => t - (times[i] ?? t)));
+    return task.getNextRuns(sampledDays).map(dayNumber);
+  } catch {
+    return []; // a day that never comes (30W in February): no second day to measure to
   } finally {
     void task.destroy();
   }
@@ -50,14 +71,14 @@ function sampledLongestGapMs(expression: string): number {
 
 /**
  * The longest gap between two runs of a cron expression, in ms: how long a target may go without
- * a poll on a schedule that pauses (nights, weekends). From the expression's fields, walking the
- * days of the next year from `fromMs`, so it does not depend on the hour the exporter started.
- * Local days of 24 h: a daylight-saving change may make a real gap an hour longer or shorter.
+ * a poll on a schedule that pauses (nights, weekends, months). From the expression's fields over
+ * the next eight years from `fromMs`, so it does not depend on when the exporter started. Local
+ * days of 24 h: a daylight-saving change may make a real gap an hour longer or shorter.
  */
 export function cronLongestGapMs(expression: string, fromMs = Date.now()): number {
   const fields = cron.parse(expression);
-  const dayFields = [...fields.dayOfMonth, ...fields.dayOfWeek];
-  if (dayFields.some((v) => typeof v !== 'number')) return Math.max(1000, sampledLongestGapMs(expression));
+  const words = [...fields.dayOfMonth, ...fields.dayOfWeek].some((v) => typeof v !== 'number');
+  const days = words ? sampledRunDays(expression) : walkedRunDays(fields, fromMs);
   const [hours, minutes, seconds] = [fields.hour, fields.minute, fields.second].map(sortedNumbers) as [
     number[],
     number[],
@@ -67,26 +88,12 @@ export function cronLongestGapMs(expression: string, fromMs = Date.now()): numbe
     (pick(hours) ?? 0) * 3600 + (pick(minutes) ?? 0) * 60 + (pick(seconds) ?? 0);
   const firstOfDay = dayTime((v) => v[0]);
   const lastOfDay = dayTime((v) => v.at(-1));
-  // node-cron runs on a day that matches month, day of month and day of week alike.
-  const [months, daysOfMonth, daysOfWeek] = [fields.month, fields.dayOfMonth, fields.dayOfWeek].map(
-    (v) => new Set(sortedNumbers(v)),
-  ) as [Set<number>, Set<number>, Set<number>];
-  const from = new Date(fromMs);
   let longestS = longestGapInDayS(hours, minutes, seconds);
-  let previous: number | undefined;
-  let daysWithRuns = 0;
-  for (let i = 0; i < walkedDays; i++) {
-    const day = new Date(from.getFullYear(), from.getMonth(), from.getDate() + i);
-    const runs =
-      months.has(day.getMonth() + 1) && daysOfMonth.has(day.getDate()) && daysOfWeek.has(day.getDay());
-    if (!runs) continue;
-    if (previous !== undefined)
-      longestS = Math.max(longestS, (i - previous) * 86_400 + firstOfDay - lastOfDay);
-    previous = i;
-    daysWithRuns += 1;
+  for (let i = 1; i < days.length; i++) {
+    longestS = Math.max(longestS, ((days[i] ?? 0) - (days[i - 1] ?? 0)) * 86_400 + firstOfDay - lastOfDay);
   }
-  // Fewer than two days with runs in the walk (29 February): longer than the walk itself.
-  if (daysWithRuns < 2) longestS = Math.max(longestS, walkedDays * 86_400);
+  // Fewer than two days with runs in the walk (29 February on a Monday): longer than the walk.
+  if (days.length < 2) longestS = Math.max(longestS, walkedDays * 86_400);
   return Math.max(1000, longestS * 1000);
 }
 

@@ -120,10 +120,19 @@ describe('Poller', () => {
     }
     // The poll budget keeps the shortest gap.
     expect(cronIntervalMs('0 0 9-17 * * *')).toBe(hour);
-    // Once a year or less often: longer than the walk of 400 days.
-    expect(cronLongestGapMs('0 0 0 29 2 *', starts[0])).toBeGreaterThanOrEqual(400 * day);
-    // Day fields node-cron reads as words (the last day of the month) are sampled instead.
-    expect(cronLongestGapMs('0 0 0 L * *', starts[0])).toBeGreaterThanOrEqual(28 * day);
+    for (const from of [starts[0], new Date(2026, 5, 15).getTime(), new Date(2027, 1, 15).getTime()]) {
+      // Seasons and leap years, from any day of the year.
+      expect(cronLongestGapMs('0 0 0 * 12 *', from)).toBe(336 * day);
+      expect(cronLongestGapMs('0 0 0 1 1 *', from)).toBe(366 * day);
+      expect(cronLongestGapMs('0 0 0 1 3,9 *', from)).toBe(184 * day);
+      expect(cronLongestGapMs('0 0 0 29 2 *', from)).toBe(1461 * day);
+      // Never twice in the walk (29 February on a Monday): longer than the walk itself.
+      expect(cronLongestGapMs('0 0 0 29 2 1', from)).toBeGreaterThan(1461 * day);
+    }
+    // Day fields node-cron reads as words are resolved by node-cron: the last day of the month,
+    // the second Monday, even when the schedule runs every 15 s on that day.
+    expect(cronLongestGapMs('*/15 * * L * *')).toBeGreaterThanOrEqual(28 * day);
+    expect(cronLongestGapMs('*/15 * 9-17 * * 1#2')).toBeGreaterThanOrEqual(28 * day);
   });
 
   it('logs a failover once, naming the agents passed over, and a failed poll as one line with them', async () => {
