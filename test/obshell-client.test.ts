@@ -446,6 +446,31 @@ describe('obshell client: several agents', () => {
     expect(hung[0]?.count(taskRoute)).toBe(1);
   });
 
+  it('names an agent once, and never the one that answers, however many polls were cut', async () => {
+    const lone = await agentWith();
+    let hang = true;
+    lone.route(taskRoute, (_req, res) => {
+      if (!hang) send(res, 200, { data: seedDag });
+    });
+    const client = clientFor([lone.url], { timeoutMs: 2000 });
+    const cut = () => {
+      const controller = new AbortController();
+      setTimeout(() => {
+        controller.abort(new Error('poll cut'));
+      }, 150);
+      return controller.signal;
+    };
+    for (let i = 0; i < 3; i++) {
+      const outcome = await client.fetchLastMaintenanceTask({ signal: cut() });
+      expect(outcome).toMatchObject({ kind: 'failure', reason: 'timeout', agent: `127.0.0.1:${lone.port}` });
+      expect(outcome).not.toHaveProperty('passedOver');
+    }
+    hang = false;
+    const back = await client.fetchLastMaintenanceTask();
+    expect(back).toMatchObject({ kind: 'ok' });
+    expect(back).not.toHaveProperty('passedOver');
+  });
+
   it('does not fail over auth failures (they fail the same everywhere)', async () => {
     const first = await agentWith({ password: 'other' });
     const second = await agentWith();

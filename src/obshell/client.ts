@@ -114,9 +114,11 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
   async function pollAll(signal: AbortSignal | undefined): Promise<TaskOutcome> {
     const credentials = readCredentials(options);
     if (credentials.kind === 'failure') return credentials;
-    // Each agent that could not tell, in the order asked: the outcome names the ones passed over.
-    const tried: PollFailure[] = cutShort;
+    // Each agent that could not tell, in the order asked: the outcome names the ones passed over,
+    // with those of the cut poll before (never the one that answers, never one twice).
+    const carried = cutShort;
     cutShort = [];
+    const tried: PollFailure[] = [];
     for (const index of failoverOrder(sessions.length, preferred)) {
       if (signal?.aborted) break;
       const session = sessions[index] as AgentSession;
@@ -124,21 +126,22 @@ export function createObshellClient(options: ObshellClientOptions): ObshellClien
       if (outcome.kind !== 'failure' || !isFailoverable(outcome)) {
         preferred = index; // sticky: the next poll starts with the agent that answered
         const told = sentNoPassword(options, credentials) ? withNoPasswordHint(outcome) : outcome;
-        return withPassedOver(told, tried);
+        return withPassedOver(told, carried.length === 0 ? tried : [...carried, ...tried]);
       }
       tried.push(outcome);
       // Cut by the poll's budget: the next poll starts past this agent, or a healthy agent behind
       // hung ones (each taking its whole timeout) would never be asked.
       if (signal?.aborted) {
         preferred = (index + 1) % sessions.length;
-        cutShort = [...tried];
+        cutShort = [...tried]; // this poll's own, so the list never grows
       }
     }
     const last = tried.pop();
+    const before = [...carried, ...tried];
     if (signal?.aborted) {
-      return withPassedOver({ ...failure('timeout', abortText(signal)), ...agentOf(last) }, tried);
+      return withPassedOver({ ...failure('timeout', abortText(signal)), ...agentOf(last) }, before);
     }
-    return last ? withPassedOver(last, tried) : failure('connect', 'no obshell agent configured');
+    return last ? withPassedOver(last, before) : failure('connect', 'no obshell agent configured');
   }
 
   return {
@@ -191,12 +194,14 @@ function sentNoPassword(options: ObshellClientOptions, credentials: Credentials)
 /** The outcome, naming the agents a poll asked before it (none: the outcome as it is). */
 function withPassedOver<T extends TaskOutcome>(outcome: T, before: readonly PollFailure[]): T {
   if (before.length === 0) return outcome;
-  const passedOver = before.map((f): PassedOver => ({
-    agent: f.agent ?? '',
-    reason: f.reason,
-    message: f.message,
-  }));
-  return { ...outcome, passedOver };
+  const own = outcome.kind === 'failure' ? outcome.agent : outcome.agent.address;
+  const latest = new Map<string, PassedOver>();
+  for (const f of before) {
+    const agent = f.agent ?? '';
+    latest.delete(agent); // asked by the cut poll and again: named once, as last seen
+    if (agent !== own) latest.set(agent, { agent, reason: f.reason, message: f.message });
+  }
+  return latest.size === 0 ? outcome : { ...outcome, passedOver: [...latest.values()] };
 }
 
 /** The preferred agent first, then the others in configured order. */
