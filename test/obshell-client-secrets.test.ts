@@ -46,6 +46,11 @@ function expectClean(outcome: TaskOutcome, secrets: string[]): void {
   if (outcome.kind === 'failure') expect(outcome.message).not.toMatch(/[A-Za-z0-9+/]{60,}/);
 }
 
+/** A raw JSON answer, envelope fields as given (the fake agent's `send` fills them in). */
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
 const runningDag = {
   id: '11',
   name: 'Cluster scale out',
@@ -77,15 +82,14 @@ const faults: [string, (res: ServerResponse, req: IncomingMessage) => void][] = 
   ],
   [
     'server echoes it in its error code and trace id',
-    (res) =>
-      res.writeHead(401, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          successful: false,
-          status: 401,
-          traceId: `trace-${canary}`,
-          error: { errCode: `Security.Incorrect(${canary})`, message: 'no' },
-        }),
-      ),
+    (res) => {
+      sendJson(res, 401, {
+        successful: false,
+        status: 401,
+        traceId: `trace-${canary}`,
+        error: { errCode: `Security.Incorrect(${canary})`, message: 'no' },
+      });
+    },
   ],
   [
     'server echoes it URL-encoded and in base64',
@@ -107,15 +111,14 @@ const faults: [string, (res: ServerResponse, req: IncomingMessage) => void][] = 
   ],
   [
     'a 200 answer whose DAG fails the check, echoing it in a time field and the trace id',
-    (res) =>
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          successful: true,
-          status: 200,
-          traceId: `echo-${canary}`,
-          data: { ...runningDag, start_time: canary, end_time: `2026-05-12 ${longCanary}` },
-        }),
-      ),
+    (res) => {
+      sendJson(res, 200, {
+        successful: true,
+        status: 200,
+        traceId: `echo-${canary}`,
+        data: { ...runningDag, start_time: canary, end_time: `2026-05-12 ${longCanary}` },
+      });
+    },
   ],
   ['non-JSON', (res) => res.writeHead(200).end(`not json ${'x'.repeat(10)}`)],
   [
@@ -155,10 +158,9 @@ describe('obshell client: no secrets in outcomes', () => {
     const agent = await startFakeAgent({ password: canary });
     cleanups.push(() => agent.close());
     const huge = `${canary}-${'x'.repeat(2_000_000)}`;
-    const answer = (data: unknown) => (_req: unknown, res: ServerResponse) =>
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ successful: true, status: 200, traceId: huge, data }));
+    const answer = (data: unknown) => (_req: unknown, res: ServerResponse) => {
+      sendJson(res, 200, { successful: true, status: 200, traceId: huge, data });
+    };
     const client = createObshellClient({ urls: [agent.url], password: () => canary, timeoutMs: 5000 });
     cleanups.push(() => {
       client.close();
