@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { parseWebConfig, readWebConfigFile, WebConfigError } from '../src/web/web-config.js';
+import { checkWebConfigFile, parseWebConfig, WebConfigError } from '../src/web/web-config.js';
 import { tempDir } from './web-helpers.js';
 
 const hash = '$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG';
@@ -248,8 +248,10 @@ describe('web config parsing', () => {
     const { dir, cleanup } = tempDir();
     onTestFinished(cleanup);
     const file = join(dir, 'web.yml');
-    expect(() => readWebConfigFile(file)).toThrow(`invalid web config ${file}: cannot read: ENOENT`);
+    expect(() => checkWebConfigFile(file)).toThrow(`invalid web config ${file}: cannot read: ENOENT`);
     writeFileSync(file, 'basic_auth_users: {}\n');
-    expect(readWebConfigFile(file).users.size).toBe(0);
+    const checked = checkWebConfigFile(file);
+    expect(checked.problems).toEqual([]);
+    expect(checked.config.users.size).toBe(0);
   });
 });

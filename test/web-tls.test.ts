@@ -167,19 +167,19 @@ describe('TLS from the web config', () => {
   });
 });
 
-describe('TLS files that cannot be used at start-up', () => {
-  /** The start-up error for `yaml`, which must be a WebConfigError (one line, no stack). */
-  function startUpError(yaml: string): { file: string; error: unknown } {
-    const file = join(temp.dir, 'startup.yml');
-    writeFileSync(file, yaml);
-    try {
-      loadWebState(file);
-    } catch (error) {
-      return { file, error };
-    }
-    throw new Error('loaded');
+/** The start-up error for `yaml`, which must be a WebConfigError (one line, no stack). */
+function startUpError(yaml: string): { file: string; error: unknown } {
+  const file = join(temp.dir, 'startup.yml');
+  writeFileSync(file, yaml);
+  try {
+    loadWebState(file);
+  } catch (error) {
+    return { file, error };
   }
+  throw new Error('loaded');
+}
 
+describe('TLS files that cannot be used at start-up', () => {
   it.each([
     [
       'a missing cert_file',
@@ -222,6 +222,45 @@ describe('TLS files that cannot be used at start-up', () => {
     expect((error as Error).message.startsWith(`invalid web config ${file}: ${reason}`)).toBe(true);
     expect((error as Error).message).not.toContain('\n');
     expect((error as Error).message).not.toContain(pem('server-a.key').toString().split('\n')[1]);
+  });
+});
+
+describe('every problem of a web config at once', () => {
+  const reasonsOf = (yaml: string) => {
+    const { error } = startUpError(yaml);
+    expect(error).toBeInstanceOf(WebConfigError);
+    return (error as WebConfigError).problems;
+  };
+
+  it('names each TLS file at fault, not only the first', () => {
+    expect(
+      reasonsOf(
+        tlsYaml('  client_ca_file: missing-ca.crt\n  client_auth_type: RequireAnyClientCert\n', 'missing'),
+      ),
+    ).toEqual([
+      `tls_server_config.client_ca_file: cannot read ${join(temp.dir, 'missing-ca.crt')}: ENOENT`,
+      `tls_server_config.cert_file: cannot read ${join(temp.dir, 'missing.crt')}: ENOENT`,
+      `tls_server_config.key_file: cannot read ${join(temp.dir, 'missing.key')}: ENOENT`,
+    ]);
+  });
+
+  it('checks the TLS files even when the YAML has other problems', () => {
+    const yaml = `basic_auth_users:\n  prometheus: plain\n${tlsYaml('', 'missing')}`;
+    const reasons = reasonsOf(yaml);
+    expect(reasons[0]).toMatch(/^basic_auth_users\.prometheus: not a bcrypt hash/);
+    expect(reasons.slice(1)).toEqual([
+      `tls_server_config.cert_file: cannot read ${join(temp.dir, 'missing.crt')}: ENOENT`,
+      `tls_server_config.key_file: cannot read ${join(temp.dir, 'missing.key')}: ENOENT`,
+    ]);
+  });
+
+  it('does not blame the certificate and key for a problem of another option', () => {
+    // server-b.key does not match server-a.crt, but the unknown curve is what must be fixed first.
+    const yaml =
+      'tls_server_config:\n  cert_file: server-a.crt\n  key_file: server-b.key\n  curve_preferences: [CurveP999]\n';
+    expect(reasonsOf(yaml)).toEqual([
+      'tls_server_config.curve_preferences: unknown curve "CurveP999" (use CurveP256, CurveP384, CurveP521, X25519)',
+    ]);
   });
 });
 

@@ -6,8 +6,8 @@
  */
 import { statSync } from 'node:fs';
 import type { Logger } from '../logger.js';
-import { loadTlsMaterial, tlsFiles, type TlsMaterial } from './tls.js';
-import { readWebConfigFile, WebConfigError, type WebConfig } from './web-config.js';
+import { readTlsMaterial, tlsFiles, type TlsMaterial } from './tls.js';
+import { checkWebConfigFile, WebConfigError, type WebConfig } from './web-config.js';
 
 export type WebState = { readonly config: WebConfig; readonly tls?: TlsMaterial };
 export type WebStateSource = { current(): WebState };
@@ -15,18 +15,15 @@ export type WebStateSource = { current(): WebState };
 type Loaded = { state?: WebState; files: string[]; error?: Error };
 
 function load(file: string): Loaded {
-  let config: WebConfig;
   try {
-    config = readWebConfigFile(file);
+    const { config, problems } = checkWebConfigFile(file);
+    const files = config.tls ? tlsFiles(config.tls) : [];
+    // The files are checked even when the YAML has problems, so one attempt names every problem.
+    const tls = config.tls && readTlsMaterial(config.tls, problems);
+    if (problems.length > 0) return { files, error: new WebConfigError(file, problems) };
+    return { state: { config, ...(tls && { tls }) }, files };
   } catch (error) {
     return { files: [], error: error as Error };
-  }
-  const files = config.tls ? tlsFiles(config.tls) : [];
-  try {
-    return { state: { config, ...(config.tls && { tls: loadTlsMaterial(config.tls) }) }, files };
-  } catch (error) {
-    // loadTlsMaterial's messages start with the key at fault; the file makes them a config error.
-    return { files, error: new WebConfigError(file, [(error as Error).message]) };
   }
 }
 

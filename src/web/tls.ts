@@ -33,36 +33,55 @@ function read(source: Source, key: string): Buffer {
   }
 }
 
-/** Lets OpenSSL parse one part alone, so a bad file is named rather than "the certificate and key". */
-function checkPem(options: SecureContextOptions, source: Source, key: string, what: string): void {
+/** Reads one part and lets OpenSSL parse it alone, so a bad file is named rather than "the certificate and key". */
+function checkPem(
+  options: (pem: Buffer) => SecureContextOptions,
+  source: Source,
+  key: string,
+  what: string,
+): Buffer {
+  const pem = read(source, key);
   try {
-    createSecureContext(options);
+    createSecureContext(options(pem));
   } catch (error) {
     // OpenSSL's reason (e.g. "PEM routines::no start line") quotes nothing from the file.
     throw new Error(`${keyOf(source, key)}: not a PEM ${what} (${(error as Error).message})`);
   }
+  return pem;
 }
 
 /** The same rule as the agents' CA files: at least one PEM certificate, every one of them valid. */
-function checkClientCa(source: Source, ca: Buffer): void {
+function checkClientCa(source: Source, ca: Buffer): Buffer {
   try {
     checkCertificates(ca.toString('utf8'));
   } catch (error) {
     throw new Error(`${keyOf(source, 'client_ca')}: ${(error as Error).message}`);
   }
+  return ca;
+}
+
+/** Runs one check of a part; the Error it throws (its message starts with the key at fault) becomes a problem. */
+function attempt<T>(problems: string[], check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (error) {
+    problems.push((error as Error).message);
+    return undefined;
+  }
 }
 
 /**
  * Reads cert, key and CA and builds a context once, so a broken pair fails here and not per connection.
- * Throws an Error whose message starts with the key at fault.
+ * Each part is checked even after problems elsewhere, so one attempt names all of them; undefined
+ * when there is any problem.
  */
-export function loadTlsMaterial(config: TlsServerConfig): TlsMaterial {
-  const ca = config.clientCa && read(config.clientCa, 'client_ca');
-  if (config.clientCa && ca) checkClientCa(config.clientCa, ca);
-  const cert = read(config.cert, 'cert');
-  const key = read(config.key, 'key');
-  checkPem({ cert }, config.cert, 'cert', 'certificate');
-  checkPem({ key }, config.key, 'key', 'private key');
+export function readTlsMaterial(config: TlsServerConfig, problems: string[]): TlsMaterial | undefined {
+  const { clientCa } = config;
+  const ca = clientCa && attempt(problems, () => checkClientCa(clientCa, read(clientCa, 'client_ca')));
+  const cert = attempt(problems, () => checkPem((cert) => ({ cert }), config.cert, 'cert', 'certificate'));
+  const key = attempt(problems, () => checkPem((key) => ({ key }), config.key, 'key', 'private key'));
+  // The pair is built only from a config without problems, lest a bad option read as a bad key.
+  if (problems.length > 0 || !cert || !key) return undefined;
   const context: SecureContextOptions = {
     cert,
     key,
@@ -77,7 +96,8 @@ export function loadTlsMaterial(config: TlsServerConfig): TlsMaterial {
     createSecureContext(context);
   } catch (error) {
     // OpenSSL's reason (e.g. "key values mismatch") names no key material.
-    throw new Error(`tls_server_config: cannot use the certificate and key: ${(error as Error).message}`);
+    problems.push(`tls_server_config: cannot use the certificate and key: ${(error as Error).message}`);
+    return undefined;
   }
   const type = config.clientAuthType;
   return {

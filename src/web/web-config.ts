@@ -46,7 +46,14 @@ const allowedHeaders: Readonly<Record<string, readonly string[] | undefined>> = 
 // $2$, $2a$, $2b$, $2y$ with a two-digit cost and 53 characters of salt and hash.
 const bcryptPattern = /^\$2[aby]?\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 
-export function readWebConfigFile(file: string): WebConfig {
+/** A web config and every problem found in it; the config may be used only when there is none. */
+export type CheckedWebConfig = { readonly config: WebConfig; readonly problems: string[] };
+
+/**
+ * Reads and checks the file. Throws WebConfigError only when there is nothing to check (the file
+ * cannot be read, or is not YAML); any other problem is returned, so more can be added to it.
+ */
+export function checkWebConfigFile(file: string): CheckedWebConfig {
   let text: string;
   try {
     text = readRegularFile(file).toString('utf8');
@@ -54,11 +61,17 @@ export function readWebConfigFile(file: string): WebConfig {
     const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new WebConfigError(file, [`cannot read: ${why}`]);
   }
-  return parseWebConfig(text, dirname(resolve(file)), file);
+  return checkWebConfig(text, dirname(resolve(file)), file);
 }
 
 /** Parses the YAML text; relative file names resolve against `baseDir`. */
 export function parseWebConfig(text: string, baseDir: string, file = 'web config'): WebConfig {
+  const { config, problems } = checkWebConfig(text, baseDir, file);
+  if (problems.length > 0) throw new WebConfigError(file, problems);
+  return config;
+}
+
+function checkWebConfig(text: string, baseDir: string, file: string): CheckedWebConfig {
   const problems: string[] = [];
   const root = parseYaml(text, file);
   if (root !== null && root !== undefined && !isMapping(root)) {
@@ -75,8 +88,7 @@ export function parseWebConfig(text: string, baseDir: string, file = 'web config
     users: readUsers(top['basic_auth_users'], problems),
     ...readRateLimit(top['rate_limit'], problems),
   };
-  if (problems.length > 0) throw new WebConfigError(file, problems);
-  return config;
+  return { config, problems };
 }
 
 function isMapping(value: unknown): value is Mapping {
