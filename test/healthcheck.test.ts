@@ -126,16 +126,23 @@ describe('node dist/src/healthcheck.js against the built exporter', () => {
     }
   });
 
-  it('is healthy on an exporter that requires client certificates (its TLS layer answers)', async () => {
-    const tls = `tls_server_config:\n  cert_file: ${join(temp.dir, 'server-a.crt')}\n  key_file: ${join(temp.dir, 'server-a.key')}\n`;
-    const mtls = `${tls}  client_ca_file: ${join(temp.dir, 'ca.crt')}\n  client_auth_type: RequireAndVerifyClientCert\n`;
-    const address = await startExporter(mtls);
-    expect(await runHealthcheck([`--web.listen-address=${address}`])).toEqual({ status: 0, stderr: '' });
-    // It did not get in: /-/healthy needs a client certificate.
-    await expect(get(`https://${address}`, '/-/healthy', { tls: { ca: pem('ca.crt') } })).rejects.toThrow(
-      /certificate required/,
-    );
-  });
+  it.each([
+    ['RequireAndVerifyClientCert', '', /certificate required/],
+    // Checked after the handshake: the connection is closed without an answer.
+    ['RequireAnyClientCert', '', /socket hang up|ECONNRESET/],
+  ])(
+    'is healthy on an exporter that requires client certificates, %s (its TLS layer answers)',
+    async (type, extra, refusal) => {
+      const tls = `tls_server_config:\n  cert_file: ${join(temp.dir, 'server-a.crt')}\n  key_file: ${join(temp.dir, 'server-a.key')}\n`;
+      const mtls = `${tls}  client_ca_file: ${join(temp.dir, 'ca.crt')}\n  client_auth_type: ${type}\n${extra}`;
+      const address = await startExporter(mtls);
+      expect(await runHealthcheck([`--web.listen-address=${address}`])).toEqual({ status: 0, stderr: '' });
+      // It did not get in: /-/healthy needs a client certificate.
+      await expect(get(`https://${address}`, '/-/healthy', { tls: { ca: pem('ca.crt') } })).rejects.toThrow(
+        refusal,
+      );
+    },
+  );
 
   it('is unhealthy when nothing listens, or the answer is a 5xx', async () => {
     const port = await freePort();

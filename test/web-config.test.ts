@@ -75,6 +75,31 @@ const invalid: [string, string, string][] = [
   ],
   ['an unknown TLS key', `${tlsBase}  pem: x`, 'tls_server_config.pem: unknown key'],
   [
+    'an empty cert_file (fail closed: TLS stays on, not plain HTTP)',
+    'tls_server_config:\n  cert_file: ""\n  key_file: a.key',
+    'tls_server_config: missing one of cert or cert_file',
+  ],
+  [
+    'a CA given inline without a policy (named as written)',
+    `${tlsBase}  client_ca: x`,
+    'tls_server_config: client_ca is set but client_auth_type is NoClientCert',
+  ],
+  [
+    'a cipher named like an object method',
+    `${tlsBase}  cipher_suites: [toString]`,
+    'tls_server_config.cipher_suites: unknown cipher "toString"',
+  ],
+  [
+    'a curve named like an object method',
+    `${tlsBase}  curve_preferences: [constructor]`,
+    'tls_server_config.curve_preferences: unknown curve "constructor" (use CurveP256, CurveP384, CurveP521, X25519)',
+  ],
+  [
+    'a TLS version named like an object method',
+    `${tlsBase}  max_version: valueOf`,
+    'tls_server_config.max_version: unknown TLS version "valueOf" (use TLS10, TLS11, TLS12 or TLS13)',
+  ],
+  [
     'http2 not a boolean',
     'http_server_config:\n  http2: maybe',
     'http_server_config.http2: must be true or false',
@@ -113,7 +138,27 @@ const invalid: [string, string, string][] = [
   [
     'a bad rate-limit interval',
     'rate_limit:\n  interval: 1x\n  burst: 2',
-    'rate_limit.interval: "1x" is not a duration (e.g. "500ms", "10s", "1h30m")',
+    'rate_limit.interval: "1x" has an unknown unit "x" (Go syntax, e.g. "500ms", "1.5s", "1h30m")',
+  ],
+  [
+    'a rate-limit interval in days (Go has none)',
+    'rate_limit:\n  interval: 1d',
+    'rate_limit.interval: "1d" has an unknown unit "d" (Go syntax, e.g. "500ms", "1.5s", "1h30m")',
+  ],
+  [
+    'a negative rate-limit interval',
+    'rate_limit:\n  interval: -1s',
+    'rate_limit.interval: "-1s" is not a duration (Go syntax, e.g. "500ms", "1.5s", "1h30m")',
+  ],
+  [
+    'a hash of the original $2$ kind, which no current tool writes',
+    'basic_auth_users:\n  alice: $2$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG',
+    `basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+  ],
+  [
+    'a user name and hash swapped (the hash is not printed)',
+    'basic_auth_users:\n  $2y$10$canaryHashCanaryHashCanaryHashCanaryHashCanaryHashCan: alice',
+    'basic_auth_users: a user name looks like a bcrypt hash (are the name and the hash swapped?)',
   ],
   [
     'a negative burst',
@@ -242,6 +287,28 @@ describe('web config parsing', () => {
     expect(parseWebConfig('', '/x')).toEqual({ http2: true, headers: {}, users: new Map() });
     const old = parseWebConfig(`${tlsBase}  client_auth_type: RequireClientCert`, '/x');
     expect(old.tls?.clientAuthType).toBe('RequireAnyClientCert');
+    // Empty means the default, as in Go.
+    expect(parseWebConfig(`${tlsBase}  client_auth_type: ""`, '/x').tls?.clientAuthType).toBe('NoClientCert');
+  });
+
+  it('keeps TLS on, and says what is missing, when every TLS file key is present but empty', () => {
+    const yaml = 'tls_server_config:\n  cert_file: ""\n  key_file: ""\n';
+    expect(() => parseWebConfig(yaml, '/x', 'web.yml')).toThrow(
+      new WebConfigError('web.yml', [
+        'tls_server_config: missing one of cert or cert_file',
+        'tls_server_config: missing one of key or key_file',
+      ]),
+    );
+  });
+
+  it('reads rate_limit.interval as Go does: fractions, microseconds, units in any order, a bare 0', () => {
+    const interval = (text: string) =>
+      parseWebConfig(`rate_limit:\n  interval: "${text}"\n  burst: 1`, '/x').rateLimit;
+    expect(interval('1.5s')).toEqual({ intervalMs: 1500, burst: 1 });
+    expect(interval('500us')).toEqual({ intervalMs: 0.5, burst: 1 });
+    expect(interval('1m30s')).toEqual({ intervalMs: 90_000, burst: 1 });
+    expect(interval('.5h')).toEqual({ intervalMs: 1_800_000, burst: 1 });
+    expect(interval('0')).toBeUndefined();
   });
 
   it('names an unreadable file by its error code only', () => {

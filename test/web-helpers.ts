@@ -49,7 +49,7 @@ export function makeCertSet(dir: string): (name: string) => Buffer {
   makeCa(dir, 'other');
   makeLeaf(dir, 'server-a', 'ca', 'IP:127.0.0.1', 'serverAuth');
   makeLeaf(dir, 'server-b', 'ca', 'IP:127.0.0.1', 'serverAuth');
-  makeLeaf(dir, 'client', 'ca', 'DNS:scraper.test,URI:spiffe://test/prometheus', 'clientAuth');
+  makeLeaf(dir, 'client', 'ca', 'DNS:scraper.test,URI:spiffe://test/prometheus,IP:2001:db8::1', 'clientAuth');
   makeLeaf(dir, 'stranger', 'other', 'DNS:scraper.test', 'clientAuth');
   return (name) => readFileSync(join(dir, name));
 }

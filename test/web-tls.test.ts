@@ -1,7 +1,8 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadWebState } from '../src/web/reload.js';
+import { createWebStateSource, loadWebConfig, loadWebState } from '../src/web/reload.js';
 import { parseSubjectAltName } from '../src/web/tls.js';
 import { WebConfigError } from '../src/web/web-config.js';
 import {
@@ -88,6 +89,18 @@ describe('TLS from the web config', () => {
       );
       expect((await get(allowed, client('client'))).status).toBe(200);
     });
+
+    it('matches an IPv6 SAN in client_allowed_sans however the address is written', async () => {
+      for (const [name, address] of [
+        ['ipv6.yml', "'2001:db8::1'"],
+        ['ipv6-long.yml', "'2001:DB8:0:0:0:0:0:1'"],
+      ] as const) {
+        const url = await serve(name, `${mtls}  client_allowed_sans: [${address}]\n`);
+        expect((await get(url, client('client'))).status, address).toBe(200);
+        await stop(started);
+        started = undefined;
+      }
+    });
   });
 
   it('VerifyClientCertIfGiven lets a client without a certificate in but not one from another CA', async () => {
@@ -164,6 +177,65 @@ describe('TLS from the web config', () => {
     writeFileSync(join(temp.dir, 'switch.yml'), 'basic_auth_users: {}\n');
     expect((await get(url, client())).status).toBe(200);
     expect(lines.some((l) => l.includes('switching between HTTP and HTTPS needs a restart'))).toBe(true);
+  });
+});
+
+describe('client-certificate checks on a live reload', () => {
+  const mtls = tlsYaml('  client_ca_file: ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n');
+
+  it('tightens at once: a new version that requires certificates refuses clients without one', async () => {
+    const url = await serve('tighten.yml', tlsYaml());
+    expect((await get(url, client())).status).toBe(200);
+    writeFileSync(join(temp.dir, 'tighten.yml'), mtls);
+    await expect(get(url, client())).rejects.toThrow();
+    expect((await get(url, client('client'))).status).toBe(200);
+  });
+
+  it('refuses a version that checks less (a half-written file): that needs a restart', async () => {
+    const { logger, lines } = captureLogs();
+    const url = await serve('loosen.yml', mtls, logger);
+    writeFileSync(join(temp.dir, 'loosen.yml'), tlsYaml());
+    await expect(get(url, client())).rejects.toThrow();
+    expect(lines.join('\n')).toContain(
+      'tls_server_config: client_auth_type RequireAndVerifyClientCert → NoClientCert checks less; that needs a restart',
+    );
+  });
+
+  it('refuses a version that drops client_allowed_sans', async () => {
+    const { logger, lines } = captureLogs();
+    const url = await serve('sans-drop.yml', `${mtls}  client_allowed_sans: [other.test]\n`, logger);
+    await expect(get(url, client('client'))).rejects.toThrow();
+    writeFileSync(join(temp.dir, 'sans-drop.yml'), mtls);
+    await expect(get(url, client('client'))).rejects.toThrow();
+    expect(lines.join('\n')).toContain(
+      'tls_server_config: client_allowed_sans removed; that needs a restart',
+    );
+  });
+});
+
+describe('a certificate rotated while the web config is being read', () => {
+  it('is read again on the next connection, not taken as seen', () => {
+    for (const ext of ['crt', 'key'])
+      copyFileSync(join(temp.dir, `server-a.${ext}`), join(temp.dir, `race.${ext}`));
+    const file = join(temp.dir, 'race.yml');
+    writeFileSync(file, tlsYaml('', 'race'));
+    let rotateDuringRead = false;
+    const source = createWebStateSource(file, captureLogs().logger, undefined, (name) => {
+      const loaded = loadWebConfig(name);
+      if (rotateDuringRead) {
+        // The old pair was read; the rotation lands before the reload is marked done.
+        rotateDuringRead = false;
+        for (const ext of ['crt', 'key'])
+          copyFileSync(join(temp.dir, `server-b.${ext}`), join(temp.dir, `race.${ext}`));
+      }
+      return loaded;
+    });
+    const subject = () => new X509Certificate(source.current().tls?.context.cert as Buffer).subject;
+    expect(subject()).toContain('CN=server-a');
+    rotateDuringRead = true;
+    writeFileSync(file, `${tlsYaml('', 'race')}# touched\n`);
+    expect(subject()).toContain('CN=server-a');
+    expect(subject()).toContain('CN=server-b');
   });
 });
 
@@ -255,16 +327,43 @@ describe('every problem of a web config at once', () => {
   });
 
   it('does not blame the certificate and key for a problem of another option', () => {
-    // server-b.key does not match server-a.crt, but the unknown curve is what must be fixed first.
-    const yaml =
-      'tls_server_config:\n  cert_file: server-a.crt\n  key_file: server-b.key\n  curve_preferences: [CurveP999]\n';
-    expect(reasonsOf(yaml)).toEqual([
+    expect(reasonsOf(tlsYaml('  curve_preferences: [CurveP999]\n'))).toEqual([
       'tls_server_config.curve_preferences: unknown curve "CurveP999" (use CurveP256, CurveP384, CurveP521, X25519)',
     ]);
+  });
+
+  it('names a key that does not match its certificate alongside the other problems', () => {
+    const yaml =
+      'tls_server_config:\n  cert_file: server-a.crt\n  key_file: server-b.key\n  curve_preferences: [CurveP999]\n';
+    const reasons = reasonsOf(yaml);
+    expect(reasons).toHaveLength(2);
+    expect(reasons[0]).toMatch(/^tls_server_config\.curve_preferences: unknown curve "CurveP999"/);
+    expect(reasons[1]).toMatch(
+      /^tls_server_config: cannot use the certificate and key: .*key values mismatch/,
+    );
+  });
+
+  it('checks the files under a misspelt client_auth_type too', () => {
+    const yaml = tlsYaml('  client_ca_file: missing-ca.crt\n  client_auth_type: RequireAndVerify\n');
+    const reasons = reasonsOf(yaml);
+    expect(reasons).toHaveLength(2);
+    expect(reasons[0]).toMatch(/^tls_server_config\.client_auth_type: "RequireAndVerify" is not one of/);
+    expect(reasons[1]).toBe(
+      `tls_server_config.client_ca_file: cannot read ${join(temp.dir, 'missing-ca.crt')}: ENOENT`,
+    );
   });
 });
 
 describe('subjectAltName parsing', () => {
+  it('writes IP addresses as Go does, so an IPv6 entry of client_allowed_sans can match', () => {
+    expect(parseSubjectAltName('IP Address:2001:DB8:0:0:0:0:0:1, IP Address:10.0.0.7')).toEqual([
+      '2001:db8::1',
+      '10.0.0.7',
+    ]);
+    // Not an IP entry: left as written.
+    expect(parseSubjectAltName('DNS:2001:DB8:0:0:0:0:0:1')).toEqual(['2001:DB8:0:0:0:0:0:1']);
+  });
+
   it('reads DNS, IP, URI and quoted values', () => {
     expect(parseSubjectAltName('DNS:a.test, IP Address:2001:db8::1, URI:spiffe://x/y, DNS:"b,c"')).toEqual([
       'a.test',

@@ -49,3 +49,31 @@ export function formatDuration(ms: number): string {
   }
   return text;
 }
+
+const goUnitMs: Readonly<Record<string, number>> = {
+  ns: 1e-6,
+  us: 1e-3,
+  '\u00b5s': 1e-3,
+  '\u03bcs': 1e-3,
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/**
+ * Go's time.ParseDuration, for keys that exporter-toolkit reads as a time.Duration (rate_limit.interval):
+ * fractions and any order (`1.5s`, `500us`, `1h30m`), no days; `0` alone needs no unit. Milliseconds, 0 or more.
+ */
+export function parseGoDuration(text: string): number {
+  if (text === '0' || text === '+0') return 0;
+  const hint = `(Go syntax, e.g. "500ms", "1.5s", "1h30m")`;
+  if (!/^\+?(?:(?:\d+\.?\d*|\.\d+)[a-zµμ]+)+$/.test(text)) fail(`${quote(text)} is not a duration ${hint}`);
+  let ms = 0;
+  for (const [, number, unit] of text.matchAll(/(\d+\.?\d*|\.\d+)([a-zµμ]+)/g)) {
+    const scale = unit !== undefined && Object.hasOwn(goUnitMs, unit) ? goUnitMs[unit] : undefined;
+    if (scale === undefined) fail(`${quote(text)} has an unknown unit ${quote(unit ?? '')} ${hint}`);
+    ms += Number(number) * scale;
+  }
+  return ms;
+}

@@ -12,9 +12,10 @@ import { checkWebConfigFile, WebConfigError, type WebConfig } from './web-config
 export type WebState = { readonly config: WebConfig; readonly tls?: TlsMaterial };
 export type WebStateSource = { current(): WebState };
 
-type Loaded = { state?: WebState; files: string[]; error?: Error };
+export type Loaded = { state?: WebState; files: string[]; error?: Error };
 
-function load(file: string): Loaded {
+/** Reads the web config and the TLS files it names; never throws. */
+export function loadWebConfig(file: string): Loaded {
   try {
     const { config, problems } = checkWebConfigFile(file);
     const files = config.tls ? tlsFiles(config.tls) : [];
@@ -29,7 +30,7 @@ function load(file: string): Loaded {
 
 /** Reads the web config now (throws WebConfigError when it is invalid) and returns the live view of it. */
 export function loadWebState(file: string): { state: WebState; files: string[] } {
-  const { state, files, error } = load(file);
+  const { state, files, error } = loadWebConfig(file);
   if (error || !state) throw error ?? new WebConfigError(file, ['not loaded']);
   return { state, files };
 }
@@ -57,6 +58,7 @@ export function createWebStateSource(
   logger: Logger,
   /** Why a valid new state cannot replace the running one without a restart, or undefined. */
   restartNeeded: (running: WebState, next: WebState) => string | undefined = () => undefined,
+  load: (file: string) => Loaded = loadWebConfig,
 ): WebStateSource {
   const first = loadWebState(file);
   let state = first.state;
@@ -64,7 +66,9 @@ export function createWebStateSource(
   let seen = fingerprint(watched);
   return {
     current() {
-      if (fingerprint(watched) === seen) return state;
+      const before = fingerprint(watched);
+      if (before === seen) return state;
+      const previouslyWatched = watched;
       const next = load(file);
       try {
         if (next.error || !next.state) throw next.error ?? new Error('not loaded');
@@ -81,7 +85,8 @@ export function createWebStateSource(
           'web config reload failed; keeping the previous one',
         );
       }
-      seen = fingerprint(watched);
+      // A file rewritten while it was read (a certificate rotated mid-load) is read again next time.
+      seen = fingerprint(previouslyWatched) === before ? fingerprint(watched) : 'changed while read';
       return state;
     },
   };

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { createBasicAuth } from './basic-auth.js';
 import { createWebStateSource, type WebState, type WebStateSource } from './reload.js';
 import { clientCertProblem, type TlsMaterial } from './tls.js';
+import type { ClientAuthType } from './tls-config.js';
 
 export type SecuredServerOptions = {
   readonly configFile: string;
@@ -48,6 +49,23 @@ function restartNeeded(running: WebState, next: WebState): string | undefined {
   // Fail closed: a file emptied or half-written by a non-atomic save must not open every path.
   if (running.config.users.size > 0 && next.config.users.size === 0) {
     return 'basic_auth_users: no users in the new version; basic auth can only be turned off by a restart';
+  }
+  return running.tls && next.tls ? clientCertsWeakened(running.tls, next.tls) : undefined;
+}
+
+const requiresCert = (type: ClientAuthType) =>
+  type === 'RequireAnyClientCert' || type === 'RequireAndVerifyClientCert';
+const verifiesCert = (type: ClientAuthType) =>
+  type === 'VerifyClientCertIfGiven' || type === 'RequireAndVerifyClientCert';
+
+/** Client-certificate checks, like basic auth, may be tightened live but loosened only by a restart. */
+function clientCertsWeakened(running: TlsMaterial, next: TlsMaterial): string | undefined {
+  const [was, now] = [running.clientAuthType, next.clientAuthType];
+  if ((requiresCert(was) && !requiresCert(now)) || (verifiesCert(was) && !verifiesCert(now))) {
+    return `tls_server_config: client_auth_type ${was} → ${now} checks less; that needs a restart`;
+  }
+  if (running.clientAllowedSans && !next.clientAllowedSans) {
+    return 'tls_server_config: client_allowed_sans removed; that needs a restart';
   }
   return undefined;
 }

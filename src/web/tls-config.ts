@@ -45,6 +45,10 @@ const curves: Readonly<Record<string, string>> = {
   X25519: 'X25519',
 };
 
+/** A table's own entry: a YAML value such as `toString` must not find Object.prototype's. */
+const lookup = <T>(table: Readonly<Record<string, T>>, key: string): T | undefined =>
+  Object.hasOwn(table, key) ? table[key] : undefined;
+
 export type TlsServerConfig = {
   readonly cert: { readonly file: string } | { readonly inline: string };
   readonly key: { readonly file: string } | { readonly inline: string };
@@ -83,7 +87,10 @@ export function readTlsServerConfig(
   problems: string[],
 ): TlsServerConfig | undefined {
   const map = readMapping(value, 'tls_server_config', tlsKeys, problems);
-  if (!map || !['cert', 'key', 'client_ca', 'cert_file', 'key_file', 'client_ca_file'].some((k) => map[k])) {
+  // Fail closed: a key that is present but empty (a template's unset value) turns TLS on and is
+  // then reported missing, rather than silently serving plain HTTP.
+  const given = (k: string) => map?.[k] !== undefined && map[k] !== null;
+  if (!map || !['cert', 'key', 'client_ca', 'cert_file', 'key_file', 'client_ca_file'].some(given)) {
     if (map?.['client_auth_type'])
       problems.push('tls_server_config: client_auth_type needs cert_file and key_file');
     return undefined;
@@ -97,24 +104,26 @@ export function readTlsServerConfig(
   const cert = source('cert', 'cert_file');
   const key = source('key', 'key_file');
   const clientCa = source('client_ca', 'client_ca_file');
-  const absent = (...keys: string[]) => keys.every((k) => map[k] === undefined || map[k] === null);
+  const absent = (...keys: string[]) => keys.every((k) => !map[k]);
   if (absent('cert', 'cert_file')) problems.push('tls_server_config: missing one of cert or cert_file');
   if (absent('key', 'key_file')) problems.push('tls_server_config: missing one of key or key_file');
   const clientAuthType = readClientAuth(map['client_auth_type'], problems);
   const clientAllowedSans = readStrings(map['client_allowed_sans'], 'client_allowed_sans', problems);
+  const caKey = given('client_ca') ? 'client_ca' : 'client_ca_file';
   if (clientAuthType)
-    checkClientAuth(clientAuthType, clientCa !== undefined, clientAllowedSans !== undefined, problems);
+    checkClientAuth(clientAuthType, clientCa && caKey, clientAllowedSans !== undefined, problems);
   const minVersion = readVersion(map['min_version'], 'min_version', 'TLSv1.2', problems);
   const maxVersion = readVersion(map['max_version'], 'max_version', 'TLSv1.3', problems);
   if (minVersion > maxVersion) problems.push('tls_server_config: min_version is above max_version');
   const ciphers = readCiphers(map['cipher_suites'], problems);
   const ecdhCurve = readCurves(map['curve_preferences'], problems);
-  if (!cert || !key || !clientAuthType) return undefined;
+  if (!cert || !key) return undefined;
   return {
     cert,
     key,
     ...(clientCa && { clientCa }),
-    clientAuthType,
+    // A misspelt type is already a problem; the files are still checked, as for no client certificates.
+    clientAuthType: clientAuthType ?? 'NoClientCert',
     ...(clientAllowedSans && { clientAllowedSans }),
     minVersion,
     maxVersion,
@@ -126,16 +135,24 @@ export function readTlsServerConfig(
 }
 
 function readClientAuth(value: unknown, problems: string[]): ClientAuthType | undefined {
-  const text = readString(value, at('client_auth_type'), problems) ?? 'NoClientCert';
+  // Empty means the default, as in Go, where "" is NoClientCert.
+  const text = readString(value, at('client_auth_type'), problems) || 'NoClientCert';
   if (text === 'RequireClientCert') return 'RequireAnyClientCert'; // toolkit's old name
   if ((clientAuthTypes as readonly string[]).includes(text)) return text as ClientAuthType;
   problems.push(`${at('client_auth_type')}: ${quote(text)} is not one of ${clientAuthTypes.join(', ')}`);
   return undefined;
 }
 
-function checkClientAuth(type: ClientAuthType, hasCa: boolean, hasSans: boolean, problems: string[]): void {
+/** `caKey` is the key that set the client CA (`client_ca` or `client_ca_file`), when one did. */
+function checkClientAuth(
+  type: ClientAuthType,
+  caKey: string | undefined,
+  hasSans: boolean,
+  problems: string[],
+): void {
+  const hasCa = caKey !== undefined;
   if (hasCa && type === 'NoClientCert') {
-    problems.push('tls_server_config: client_ca_file is set but client_auth_type is NoClientCert');
+    problems.push(`tls_server_config: ${caKey} is set but client_auth_type is NoClientCert`);
   }
   if (!hasCa && (type === 'RequireAndVerifyClientCert' || type === 'VerifyClientCertIfGiven')) {
     problems.push(`tls_server_config: client_auth_type ${type} needs client_ca_file`);
@@ -150,7 +167,7 @@ function checkClientAuth(type: ClientAuthType, hasCa: boolean, hasSans: boolean,
 function readVersion(value: unknown, key: string, fallback: TlsVersion, problems: string[]): TlsVersion {
   const text = readString(value, at(key), problems);
   if (text === undefined) return fallback;
-  const version = tlsVersions[text];
+  const version = lookup(tlsVersions, text);
   if (!version)
     problems.push(`${at(key)}: unknown TLS version ${quote(text)} (use TLS10, TLS11, TLS12 or TLS13)`);
   return version ?? fallback;
@@ -167,19 +184,21 @@ function readStrings(value: unknown, key: string, problems: string[]): string[] 
 function readCiphers(value: unknown, problems: string[]): string | undefined {
   const names = readStrings(value, 'cipher_suites', problems);
   if (!names || names.length === 0) return undefined;
-  const unknown = names.filter((name) => !tls12Ciphers[name] && !tls13Ciphers.includes(name));
+  const unknown = names.filter(
+    (name) => lookup(tls12Ciphers, name) === undefined && !tls13Ciphers.includes(name),
+  );
   for (const name of unknown) problems.push(`${at('cipher_suites')}: unknown cipher ${quote(name)}`);
-  const openssl = names.flatMap((name) => tls12Ciphers[name] ?? []);
+  const openssl = names.flatMap((name) => lookup(tls12Ciphers, name) ?? []);
   return [...openssl, ...tls13Ciphers].join(':');
 }
 
 function readCurves(value: unknown, problems: string[]): string | undefined {
   const names = readStrings(value, 'curve_preferences', problems);
   if (!names || names.length === 0) return undefined;
-  for (const name of names.filter((n) => !curves[n])) {
+  for (const name of names.filter((n) => lookup(curves, n) === undefined)) {
     problems.push(
       `${at('curve_preferences')}: unknown curve ${quote(name)} (use ${Object.keys(curves).join(', ')})`,
     );
   }
-  return names.flatMap((name) => curves[name] ?? []).join(':');
+  return names.flatMap((name) => lookup(curves, name) ?? []).join(':');
 }

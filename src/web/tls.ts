@@ -1,4 +1,5 @@
 /** Turns a parsed tls_server_config into Node TLS options (reading the files) and checks client certificates. */
+import { isIP } from 'node:net';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { readRegularFile } from '../config/files.js';
 import { checkCertificates } from '../config/tls-files.js';
@@ -60,6 +61,16 @@ function checkClientCa(source: Source, ca: Buffer): Buffer {
   return ca;
 }
 
+function checkPair(cert: Buffer, key: Buffer): true {
+  try {
+    createSecureContext({ cert, key });
+    return true;
+  } catch (error) {
+    // OpenSSL's reason (e.g. "key values mismatch") names no key material.
+    throw new Error(`tls_server_config: cannot use the certificate and key: ${(error as Error).message}`);
+  }
+}
+
 /** Runs one check of a part; the Error it throws (its message starts with the key at fault) becomes a problem. */
 function attempt<T>(problems: string[], check: () => T): T | undefined {
   try {
@@ -80,8 +91,9 @@ export function readTlsMaterial(config: TlsServerConfig, problems: string[]): Tl
   const ca = clientCa && attempt(problems, () => checkClientCa(clientCa, read(clientCa, 'client_ca')));
   const cert = attempt(problems, () => checkPem((cert) => ({ cert }), config.cert, 'cert', 'certificate'));
   const key = attempt(problems, () => checkPem((key) => ({ key }), config.key, 'key', 'private key'));
-  // The pair is built only from a config without problems, lest a bad option read as a bad key.
-  if (problems.length > 0 || !cert || !key) return undefined;
+  // The pair alone, whatever else is wrong, so a key that does not match its certificate is named too.
+  const pair = cert && key && attempt(problems, () => checkPair(cert, key));
+  if (problems.length > 0 || !pair) return undefined;
   const context: SecureContextOptions = {
     cert,
     key,
@@ -95,8 +107,7 @@ export function readTlsMaterial(config: TlsServerConfig, problems: string[]): Tl
   try {
     createSecureContext(context);
   } catch (error) {
-    // OpenSSL's reason (e.g. "key values mismatch") names no key material.
-    problems.push(`tls_server_config: cannot use the certificate and key: ${(error as Error).message}`);
+    problems.push(`tls_server_config: cannot use these TLS settings: ${(error as Error).message}`);
     return undefined;
   }
   const type = config.clientAuthType;
@@ -125,16 +136,29 @@ export function clientCertProblem(socket: TLSSocket, tls: TlsMaterial): string |
   }
   if (!tls.clientAllowedSans) return undefined;
   const sans = parseSubjectAltName(cert.subjectAltName ?? '');
-  return sans.some((san) => tls.clientAllowedSans?.includes(san))
+  return tls.clientAllowedSans.some((allowed) => sans.includes(canonicalIp(allowed) ?? allowed))
     ? undefined
     : 'client certificate SAN not allowed';
 }
 
-/** `DNS:a, IP Address:10.0.0.1, email:x@y, URI:spiffe://z` → values; Node JSON-quotes values with commas. */
+/**
+ * `DNS:a, IP Address:10.0.0.1, email:x@y, URI:spiffe://z` → values; Node JSON-quotes values with
+ * commas. IP addresses come out as Go prints them (Node writes `2001:DB8:0:0:0:0:0:1`).
+ */
 export function parseSubjectAltName(text: string): string[] {
   const entries = text.match(/[^:,\s][^:,]*:(?:"(?:[^"\\]|\\.)*"|[^,]*)/g) ?? [];
   return entries.map((entry) => {
-    const value = entry.slice(entry.indexOf(':') + 1);
-    return value.startsWith('"') ? (JSON.parse(value) as string) : value;
+    const colon = entry.indexOf(':');
+    const raw = entry.slice(colon + 1);
+    const value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
+    return entry.slice(0, colon).trim() === 'IP Address' ? (canonicalIp(value) ?? value) : value;
   });
+}
+
+/** An IP address in Go's net.IP String() form (IPv6 lower case, zeros compressed); undefined if none. */
+export function canonicalIp(text: string): string | undefined {
+  const family = isIP(text);
+  if (family === 4) return text;
+  // The URL parser writes IPv6 hosts in RFC 5952 form, as Go does.
+  return family === 6 ? new URL(`http://[${text}]/`).hostname.slice(1, -1) : undefined;
 }

@@ -5,7 +5,7 @@
  */
 import { validateHeaderValue } from 'node:http';
 import { dirname, resolve } from 'node:path';
-import { parseDuration } from '../config/durations.js';
+import { parseGoDuration } from '../config/durations.js';
 import { readRegularFile } from '../config/files.js';
 import { parseYamlText } from '../config/yaml-parse.js';
 import { quote } from '../config/problems.js';
@@ -43,8 +43,11 @@ const allowedHeaders: Readonly<Record<string, readonly string[] | undefined>> = 
   'Content-Security-Policy': undefined,
 };
 
-// $2$, $2a$, $2b$, $2y$ with a two-digit cost and 53 characters of salt and hash.
-const bcryptPattern = /^\$2[aby]?\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+// $2a$, $2b$, $2y$ with a two-digit cost and 53 characters of salt and hash. The original $2$,
+// which no current tool (htpasswd, Go's bcrypt) writes, is refused rather than trusted to match.
+const bcryptPattern = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+/** A user name that starts like a hash: name and hash were swapped, and the name must not be printed. */
+const hashLike = /^\$2[aby]?\$/;
 
 /** A web config and every problem found in it; the config may be used only when there is none. */
 export type CheckedWebConfig = { readonly config: WebConfig; readonly problems: string[] };
@@ -150,6 +153,10 @@ function readUsers(value: unknown, problems: string[]): Map<string, string> {
     return users;
   }
   for (const [user, hash] of Object.entries(value)) {
+    if (hashLike.test(user)) {
+      problems.push(`${path}: a user name looks like a bcrypt hash (are the name and the hash swapped?)`);
+      continue;
+    }
     const cost = typeof hash === 'string' ? Number(bcryptPattern.exec(hash)?.[1]) : NaN;
     if (typeof hash !== 'string' || !(cost >= 4 && cost <= 31)) {
       problems.push(
@@ -163,7 +170,7 @@ function readUsers(value: unknown, problems: string[]): Map<string, string> {
 function readRateLimit(value: unknown, problems: string[]): Pick<WebConfig, 'rateLimit'> {
   const map = readMapping(value, 'rate_limit', ['interval', 'burst'], problems);
   if (!map) return {};
-  const intervalMs = readString(map['interval'], 'rate_limit.interval', problems, parseDuration) ?? 0;
+  const intervalMs = readString(map['interval'], 'rate_limit.interval', problems, parseGoDuration) ?? 0;
   const burst = map['burst'] ?? 0;
   if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 0) {
     problems.push('rate_limit.burst: must be a whole number of requests, 0 or more');
