@@ -163,7 +163,13 @@ async function runSimulate(argv: string[], env: Env): Promise<number> {
   const options = parseSimulateArgs(argv, env);
   const logger = createLogger({ level: 'info', format: 'json' });
   logUnexpected(logger);
-  const simulator = await startSimulator(options);
+  let simulator: Simulator;
+  try {
+    simulator = await startSimulator(options);
+  } catch (err) {
+    // The address in use, or a socket of a running simulator: one line, no stack.
+    return (fail(`obshell-exporter simulate: ${(err as Error).message}`), 1);
+  }
   logger.info(
     { url: simulator.url, scenario: options.scenario ?? 'lifecycle', speed: options.speed ?? 1 },
     'obshell simulator listening',

@@ -74,6 +74,30 @@ describe('command line', () => {
     );
   });
 
+  it('simulate exits with one line, no stack trace, when its address is taken or its TLS files are no PEM', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const r = run(['simulate', `--listen=127.0.0.1:${port}`]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(
+        `obshell-exporter simulate: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`,
+      );
+    } finally {
+      taken.close();
+    }
+    const dir = tempDir('sim-tls-');
+    writeFileSync(join(dir, 'junk.pem'), 'not a certificate\n');
+    const junk = join(dir, 'junk.pem');
+    const tls = run(['simulate', '--listen=127.0.0.1:0', `--tls-cert=${junk}`, `--tls-key=${junk}`]);
+    expect(tls.status).toBe(2);
+    expect(tls.stderr).toMatch(
+      /^obshell-exporter: --tls-cert, --tls-key, --tls-ca: cannot use them: .+\nRun/,
+    );
+    expect(tls.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('exits 1 with one log line naming the flag when it cannot listen, no stack trace', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

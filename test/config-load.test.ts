@@ -113,6 +113,14 @@ describe('config file: one case per invalid input, exact message', () => {
     ['targets:\n  - name: a', 'targets[0]: one of urls or socket is required'],
     [target('    socket: /s'), 'targets[0]: urls and socket are mutually exclusive'],
     ['targets:\n  - {name: a, socket: ""}', 'targets[0].socket: must not be empty'],
+    [
+      'targets:\n  - {name: a, socket: /s, tls: {server_name: x}}',
+      'targets[0].tls: a socket target uses no TLS',
+    ],
+    [
+      'targets:\n  - {name: a, socket: /s, password_env: HOME}',
+      "targets[0].password_env: a socket target sends no password (obshell's socket needs none)",
+    ],
     ['targets:\n  - {name: a, urls: []}', 'targets[0].urls: must not be empty'],
     ['targets:\n  - {name: a, urls: http://a:1}', 'targets[0].urls: must be a list'],
     [

@@ -194,6 +194,23 @@ describe('configNotes', () => {
     expect(notes(['--poll.schedule=*/5 * * * * *'])).toHaveLength(1);
   });
 
+  test("names the targets with an agent URL on the scheme's default port, not obshell's 2886", () => {
+    const ports = write(
+      'ports.yml',
+      [
+        'targets:',
+        '  - {name: no-port, urls: [http://a:2886, http://b]}',
+        '  - {name: proxy, urls: [https://obshell.example:443]}',
+        '  - {name: explicit, urls: [http://c:8080]}',
+      ].join('\n'),
+    );
+    expect(
+      configNotes(loadConfig(parseCommandLine([`--config.file=${ports}`], { OBSHELL_PASSWORD: canary }))),
+    ).toEqual([
+      'targets "no-port", "proxy": an agent URL has no port, so 80 (http) or 443 (https) is used; obshell listens on 2886 unless a proxy is in front',
+    ]);
+  });
+
   test('is empty once a password applies to every target, and in the demo', () => {
     const env = { B_PW: canary, C_AGENT_PW: agentCanary, OBSHELL_PASSWORD: canary };
     expect(configNotes(load([], env))).toEqual([]);

@@ -66,6 +66,10 @@ describe('parseSimulateArgs', () => {
     [['--socket', '/x', '--listen', '1.2.3.4:1'], /--listen and --socket/],
     [['--tls-cert', '/nonexistent.crt', '--tls-key', '/nonexistent.key'], /--tls-cert: cannot read/],
     [['--tls-cert', '/x.crt'], /--tls-cert and --tls-key/],
+    [
+      ['--socket', '/x.sock', '--tls-cert', '/x.crt', '--tls-key', '/x.key'],
+      /need --listen: obshell's unix socket/,
+    ],
   ])('rejects %j with a UsageError naming the flag', (argv, message) => {
     expect(() => parse(argv)).toThrow(UsageError);
     expect(() => parse(argv)).toThrow(message);

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,6 +117,24 @@ describe('simulator transports', () => {
     expect(dagSchema.parse(json.data).id).toBe('11');
     // A header that cannot be decrypted still fails, as obshell's global middleware does.
     expect((await get(s.url, maintain, { headers: { 'x-ocs-header': 'AAAA' } })).status).toBe(401);
+  });
+
+  it('takes over a stale socket file but never the socket of a running simulator', async () => {
+    const socketPath = join(dir, 'shared.sock');
+    // A socket file bound by a process that is gone: nothing answers on it (Node removes its own).
+    execFileSync('python3', [
+      '-c',
+      'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])',
+      socketPath,
+    ]);
+    expect(lstatSync(socketPath).isSocket()).toBe(true);
+    const first = await sim({ socketPath, scenario: 'seed' });
+    expect((await getJson(first.url, maintain)).status).toBe(200);
+
+    await expect(sim({ socketPath, scenario: 'seed' })).rejects.toThrow(
+      `cannot listen on ${socketPath}: in use by a running server (or not a socket)`,
+    );
+    expect((await getJson(first.url, maintain)).status).toBe(200);
   });
 
   describe('https', () => {

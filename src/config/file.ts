@@ -164,6 +164,16 @@ function readTarget(value: unknown, path: string, c: Checker): FileTarget | unde
       `${path}: ${map['urls'] == null ? 'one of urls or socket is required' : 'urls and socket are mutually exclusive'}`,
     );
   }
+  if (map['socket'] != null) {
+    // These would be ignored: say so rather than let a reader think the socket is protected.
+    if (map['tls'] != null) c.problems.push(`${keyPath(path, 'tls')}: a socket target uses no TLS`);
+    for (const key of ['password_file', 'password_env', 'agent_password_file', 'agent_password_env']) {
+      if (map[key] != null)
+        c.problems.push(
+          `${keyPath(path, key)}: a socket target sends no password (obshell's socket needs none)`,
+        );
+    }
+  }
   return compact({
     name: readString(map['name'], keyPath(path, 'name'), c.problems, parseTargetName),
     urls: readUrls(map['urls'], keyPath(path, 'urls'), c.problems),

@@ -116,5 +116,12 @@ export function configNotes(
       `${targetsText(slow)}: the timeout is not below ${formatDuration(budgetMs)}, the most a poll may take at --poll.schedule (every ${formatDuration(intervalMs)}): a hung agent uses up the poll, and the next agent is asked only at the next poll`,
     );
   }
+  // An origin keeps its port only when it is not the scheme's default.
+  const defaultPort = overTcp.filter((t) => t.urls.some((url) => new URL(url).port === ''));
+  if (defaultPort.length > 0) {
+    notes.push(
+      `${targetsText(defaultPort)}: an agent URL has no port, so 80 (http) or 443 (https) is used; obshell listens on 2886 unless a proxy is in front`,
+    );
+  }
   return notes;
 }

@@ -1,5 +1,6 @@
 /** `obshell-exporter simulate`: command-line flags of the built-in obshell simulator. */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { UsageError } from '../errors.js';
 import { faultModes, identities, scenarioNames, type SimulatorOptions } from './types.js';
 
@@ -10,7 +11,7 @@ Runs a built-in obshell agent look-alike that serves /api/v1/info, /api/v1/statu
 
 Options:
   --listen HOST:PORT      address to listen on (default 127.0.0.1:2886)
-  --socket PATH           listen on a unix socket instead (no auth, like obshell.sock)
+  --socket PATH           listen on a unix socket instead (no auth, no TLS, like obshell.sock)
   --scenario NAME         story to play (default lifecycle):
                           ${scenarioNames.join(', ')}
   --speed X               story seconds per real second (default 1)
@@ -119,13 +120,23 @@ function parseTls(f: Flags): SimulatorOptions['tls'] {
   if (cert === undefined || key === undefined) throw new UsageError('--tls-cert and --tls-key go together');
   if (f.requireClientCert && f['--tls-ca'] === undefined)
     throw new UsageError('--require-client-cert needs --tls-ca');
+  if (f['--socket'] !== undefined) {
+    throw new UsageError("--tls-cert and --tls-key need --listen: obshell's unix socket is plain HTTP");
+  }
   const tls = {
     cert: readPem('--tls-cert', cert),
     key: readPem('--tls-key', key),
     requireClientCert: f.requireClientCert ?? false,
   };
   const ca = f['--tls-ca'];
-  return ca === undefined ? tls : { ...tls, ca: readPem('--tls-ca', ca) };
+  const checked = ca === undefined ? tls : { ...tls, ca: readPem('--tls-ca', ca) };
+  try {
+    createSecureContext(checked);
+  } catch (e) {
+    // OpenSSL's reason (e.g. "PEM routines::no start line") quotes nothing from the files.
+    throw new UsageError(`--tls-cert, --tls-key, --tls-ca: cannot use them: ${(e as Error).message}`);
+  }
+  return checked;
 }
 
 /** argv: the words after `simulate`. Throws UsageError naming the bad flag. */

@@ -7,7 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { generateKeys } from './auth-verify.js';
 import { handleRequest } from './routes.js';
 import { parseAgents } from './scenarios.js';
@@ -59,29 +59,48 @@ function createServer(
   return createHttpsServer(ca === undefined ? tls : { ...tls, ca }, handler);
 }
 
-/** A stale socket file from an earlier run would make listen fail with EADDRINUSE. */
-function removeStaleSocket(path: string): void {
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    // absent: nothing to remove
-  }
-}
-
-function listen(server: Server, o: SimulatorOptions): Promise<void> {
+function listenOnce(server: Server, o: SimulatorOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const done = () => {
       server.off('error', reject);
       resolve();
     };
-    if (o.socketPath !== undefined) {
-      removeStaleSocket(o.socketPath);
-      server.listen(o.socketPath, done);
-    } else {
-      server.listen(o.port ?? 2886, o.host ?? '127.0.0.1', done);
-    }
+    if (o.socketPath !== undefined) server.listen(o.socketPath, done);
+    else server.listen(o.port ?? 2886, o.host ?? '127.0.0.1', done);
   });
+}
+
+/** Whether a server answers on the unix socket: a socket file nobody listens on refuses. */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+/**
+ * A socket file left by an earlier run makes listen fail with EADDRINUSE: it is removed, but only
+ * when it is a socket that nothing answers on, so a running simulator keeps its socket.
+ */
+async function listen(server: Server, o: SimulatorOptions): Promise<void> {
+  const path = o.socketPath;
+  try {
+    await listenOnce(server, o);
+  } catch (error) {
+    if (path === undefined || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    if (!lstatSync(path).isSocket() || (await socketAnswers(path))) {
+      throw new Error(`cannot listen on ${path}: in use by a running server (or not a socket)`);
+    }
+    unlinkSync(path);
+    await listenOnce(server, o);
+  }
 }
 
 function addressOf(server: Server, o: SimulatorOptions): { url: string; address: string } {
