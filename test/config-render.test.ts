@@ -26,7 +26,7 @@ describe('renderEffectiveConfig', () => {
     [
       'targets:',
       '  - {name: a, urls: [http://a:2886], timeout: 1h30m}',
-      '  - {name: b, socket: /run/obshell.sock, password_env: B_PW, agent_password_env: B_AGENT_PW}',
+      '  - {name: b, urls: [http://b:2886], password_env: B_PW, agent_password_env: B_AGENT_PW}',
       'task_type_rules:',
       '  - {match: "^Create tenant ", task_type: Create tenant}',
     ].join('\n'),
@@ -60,7 +60,8 @@ describe('renderEffectiveConfig', () => {
         '    agent_password_env: OBSHELL_AGENT_PASSWORD',
         '    timeout: 1h30m',
         '  - name: b',
-        '    socket: /run/obshell.sock',
+        '    urls:',
+        '      - http://b:2886',
         '    password_env: B_PW',
         '    agent_password_env: B_AGENT_PW',
         '    timeout: 10s',
@@ -207,7 +208,7 @@ describe('configNotes', () => {
     expect(
       configNotes(loadConfig(parseCommandLine([`--config.file=${ports}`], { OBSHELL_PASSWORD: canary }))),
     ).toEqual([
-      'targets "no-port", "proxy": an agent URL has no port, so 80 (http) or 443 (https) is used; obshell listens on 2886 unless a proxy is in front',
+      `targets "no-port", "proxy": an agent URL uses the scheme's default port, 80 (http) or 443 (https); obshell listens on 2886 unless a proxy is in front`,
     ]);
   });
 

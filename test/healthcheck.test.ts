@@ -126,21 +126,18 @@ describe('node dist/src/healthcheck.js against the built exporter', () => {
     }
   });
 
-  it.each([
-    ['RequireAndVerifyClientCert', '', /certificate required/],
-    // Checked after the handshake: the connection is closed without an answer.
-    ['RequireAnyClientCert', '', /socket hang up|ECONNRESET/],
-  ])(
-    'is healthy on an exporter that requires client certificates, %s (its TLS layer answers)',
-    async (type, extra, refusal) => {
+  it.each(['RequireAndVerifyClientCert', 'RequireAnyClientCert'])(
+    'is healthy on an exporter that requires client certificates, %s',
+    async (type) => {
       const tls = `tls_server_config:\n  cert_file: ${join(temp.dir, 'server-a.crt')}\n  key_file: ${join(temp.dir, 'server-a.key')}\n`;
-      const mtls = `${tls}  client_ca_file: ${join(temp.dir, 'ca.crt')}\n  client_auth_type: ${type}\n${extra}`;
+      const mtls = `${tls}  client_ca_file: ${join(temp.dir, 'ca.crt')}\n  client_auth_type: ${type}\n`;
       const address = await startExporter(mtls);
       expect(await runHealthcheck([`--web.listen-address=${address}`])).toEqual({ status: 0, stderr: '' });
-      // It did not get in: /-/healthy needs a client certificate.
-      await expect(get(`https://${address}`, '/-/healthy', { tls: { ca: pem('ca.crt') } })).rejects.toThrow(
-        refusal,
-      );
+      // It did not get in: /-/healthy needs a client certificate (refused in the TLS handshake,
+      // or, where Node cannot, answered 403).
+      const healthy = get(`https://${address}`, '/-/healthy', { tls: { ca: pem('ca.crt') } });
+      if (type === 'RequireAnyClientCert') expect((await healthy).status).toBe(403);
+      else await expect(healthy).rejects.toThrow(/certificate required/);
     },
   );
 

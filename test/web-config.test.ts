@@ -156,9 +156,14 @@ const invalid: [string, string, string][] = [
     `basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
   ],
   [
+    'an Apache MD5 hash as a user name (not printed either)',
+    'basic_auth_users:\n  $apr1$canary$canaryCanaryCanary: alice',
+    'basic_auth_users: a user name looks like a password hash (are the name and the hash swapped?)',
+  ],
+  [
     'a user name and hash swapped (the hash is not printed)',
     'basic_auth_users:\n  $2y$10$canaryHashCanaryHashCanaryHashCanaryHashCanaryHashCan: alice',
-    'basic_auth_users: a user name looks like a bcrypt hash (are the name and the hash swapped?)',
+    'basic_auth_users: a user name looks like a password hash (are the name and the hash swapped?)',
   ],
   [
     'a negative burst',
@@ -291,8 +296,10 @@ describe('web config parsing', () => {
     expect(parseWebConfig(`${tlsBase}  client_auth_type: ""`, '/x').tls?.clientAuthType).toBe('NoClientCert');
   });
 
-  it('keeps TLS on, and says what is missing, when every TLS file key is present but empty', () => {
-    const yaml = 'tls_server_config:\n  cert_file: ""\n  key_file: ""\n';
+  it.each([
+    ['""', 'tls_server_config:\n  cert_file: ""\n  key_file: ""\n'],
+    ['null', 'tls_server_config:\n  cert_file:\n  key_file: ~\n'],
+  ])('keeps TLS on, and says what is missing, when every TLS file key is present but %s', (_name, yaml) => {
     expect(() => parseWebConfig(yaml, '/x', 'web.yml')).toThrow(
       new WebConfigError('web.yml', [
         'tls_server_config: missing one of cert or cert_file',
@@ -309,6 +316,18 @@ describe('web config parsing', () => {
     expect(interval('1m30s')).toEqual({ intervalMs: 90_000, burst: 1 });
     expect(interval('.5h')).toEqual({ intervalMs: 1_800_000, burst: 1 });
     expect(interval('0')).toBeUndefined();
+    // Whole nanoseconds, as in Go: a fraction of one is no limit at all.
+    expect(interval('0.1ns')).toBeUndefined();
+    expect(interval('2.5ns')).toEqual({ intervalMs: 0.000002, burst: 1 });
+    // A bare integer is nanoseconds, as yaml.v2 reads it into a time.Duration.
+    expect(parseWebConfig('rate_limit:\n  interval: 0\n  burst: 1', '/x').rateLimit).toBeUndefined();
+    expect(parseWebConfig('rate_limit:\n  interval: 1500000\n  burst: 1', '/x').rateLimit).toEqual({
+      intervalMs: 1.5,
+      burst: 1,
+    });
+    expect(() => interval('2562048h')).toThrow(
+      'rate_limit.interval: "2562048h" is longer than Go\'s longest duration (2562047h47m16s)',
+    );
   });
 
   it('names an unreadable file by its error code only', () => {

@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createWebStateSource, loadWebConfig, loadWebState } from '../src/web/reload.js';
-import { parseSubjectAltName } from '../src/web/tls.js';
+import { canonicalIp, parseSubjectAltName } from '../src/web/tls.js';
 import { WebConfigError } from '../src/web/web-config.js';
 import {
   breakDir,
@@ -41,6 +41,8 @@ async function serve(name: string, yaml: string, logger = captureLogs().logger) 
   return `https://127.0.0.1:${started.port}/metrics`;
 }
 
+/** A client certificate the policy refuses after the handshake: answered, but not served. */
+const forbidden = { status: 403, body: 'Forbidden: client certificate missing or not allowed\n' };
 const tlsYaml = (extra = '', cert = 'server-a') =>
   `tls_server_config:\n  cert_file: ${cert}.crt\n  key_file: ${cert}.key\n${extra}`;
 const client = (name?: string) => ({
@@ -81,7 +83,7 @@ describe('TLS from the web config', () => {
 
     it('rejects a good certificate whose SANs are not in client_allowed_sans', async () => {
       const url = await serve('sans.yml', `${mtls}  client_allowed_sans: [other.test]\n`);
-      await expect(get(url, client('client'))).rejects.toThrow();
+      expect(await get(url, client('client'))).toMatchObject(forbidden);
       await stop(started);
       const allowed = await serve(
         'sans-ok.yml',
@@ -110,7 +112,15 @@ describe('TLS from the web config', () => {
     );
     expect((await get(url, client())).status).toBe(200);
     expect((await get(url, client('client'))).status).toBe(200);
-    await expect(get(url, client('stranger'))).rejects.toThrow();
+    expect(await get(url, client('stranger'))).toMatchObject(forbidden);
+  });
+
+  it('RequireAnyClientCert answers 403 to a client without a certificate, and serves one with any', async () => {
+    const url = await serve('any.yml', tlsYaml('  client_auth_type: RequireAnyClientCert\n'));
+    const refused = await get(url, client());
+    expect(refused).toMatchObject(forbidden);
+    expect(refused.headers['connection']).toBe('close');
+    expect((await get(url, client('stranger'))).status).toBe(200);
   });
 
   it('min_version TLS13 refuses a client that only speaks TLS 1.2', async () => {
@@ -204,9 +214,9 @@ describe('client-certificate checks on a live reload', () => {
   it('refuses a version that drops client_allowed_sans', async () => {
     const { logger, lines } = captureLogs();
     const url = await serve('sans-drop.yml', `${mtls}  client_allowed_sans: [other.test]\n`, logger);
-    await expect(get(url, client('client'))).rejects.toThrow();
+    expect(await get(url, client('client'))).toMatchObject(forbidden);
     writeFileSync(join(temp.dir, 'sans-drop.yml'), mtls);
-    await expect(get(url, client('client'))).rejects.toThrow();
+    expect(await get(url, client('client'))).toMatchObject(forbidden);
     expect(lines.join('\n')).toContain(
       'tls_server_config: client_allowed_sans removed; that needs a restart',
     );
@@ -362,6 +372,13 @@ describe('subjectAltName parsing', () => {
     ]);
     // Not an IP entry: left as written.
     expect(parseSubjectAltName('DNS:2001:DB8:0:0:0:0:0:1')).toEqual(['2001:DB8:0:0:0:0:0:1']);
+  });
+
+  it('writes an IPv4-mapped address as IPv4, as Go does, and never throws on a zoned one', () => {
+    expect(parseSubjectAltName('IP Address:0:0:0:0:0:FFFF:102:304')).toEqual(['1.2.3.4']);
+    expect(canonicalIp('::ffff:10.0.0.7')).toBe('10.0.0.7');
+    expect(canonicalIp('fe80::1%eth0')).toBeUndefined();
+    expect(canonicalIp('scraper.test')).toBeUndefined();
   });
 
   it('reads DNS, IP, URI and quoted values', () => {

@@ -50,30 +50,37 @@ export function formatDuration(ms: number): string {
   return text;
 }
 
-const goUnitMs: Readonly<Record<string, number>> = {
-  ns: 1e-6,
-  us: 1e-3,
-  '\u00b5s': 1e-3,
-  '\u03bcs': 1e-3,
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
+const goUnitNs: Readonly<Record<string, number>> = {
+  ns: 1,
+  us: 1e3,
+  '\u00b5s': 1e3,
+  '\u03bcs': 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
 };
+
+/** Go's time.Duration is an int64 of nanoseconds. */
+const maxGoDurationNs = 2 ** 63 - 1;
 
 /**
  * Go's time.ParseDuration, for keys that exporter-toolkit reads as a time.Duration (rate_limit.interval):
- * fractions and any order (`1.5s`, `500us`, `1h30m`), no days; `0` alone needs no unit. Milliseconds, 0 or more.
+ * fractions and any order (`1.5s`, `500us`, `1h30m`), no days; `0` alone needs no unit; whole
+ * nanoseconds, at most ~292 years. Milliseconds, 0 or more.
  */
 export function parseGoDuration(text: string): number {
   if (text === '0' || text === '+0') return 0;
   const hint = `(Go syntax, e.g. "500ms", "1.5s", "1h30m")`;
-  if (!/^\+?(?:(?:\d+\.?\d*|\.\d+)[a-zµμ]+)+$/.test(text)) fail(`${quote(text)} is not a duration ${hint}`);
-  let ms = 0;
-  for (const [, number, unit] of text.matchAll(/(\d+\.?\d*|\.\d+)([a-zµμ]+)/g)) {
-    const scale = unit !== undefined && Object.hasOwn(goUnitMs, unit) ? goUnitMs[unit] : undefined;
+  if (!/^\+?(?:(?:\d+\.?\d*|\.\d+)[a-z\u00b5\u03bc]+)+$/.test(text))
+    fail(`${quote(text)} is not a duration ${hint}`);
+  let ns = 0;
+  for (const [, number, unit] of text.matchAll(/(\d+\.?\d*|\.\d+)([a-z\u00b5\u03bc]+)/g)) {
+    const scale = unit !== undefined && Object.hasOwn(goUnitNs, unit) ? goUnitNs[unit] : undefined;
     if (scale === undefined) fail(`${quote(text)} has an unknown unit ${quote(unit ?? '')} ${hint}`);
-    ms += Number(number) * scale;
+    ns += Number(number) * scale;
   }
-  return ms;
+  if (!(ns <= maxGoDurationNs)) fail(`${quote(text)} is longer than Go's longest duration (2562047h47m16s)`);
+  // Go keeps whole nanoseconds: "0.1ns" is 0.
+  return Math.floor(ns) / 1e6;
 }

@@ -178,8 +178,9 @@ function readTarget(value: unknown, path: string, c: Checker): FileTarget | unde
     name: readString(map['name'], keyPath(path, 'name'), c.problems, parseTargetName),
     urls: readUrls(map['urls'], keyPath(path, 'urls'), c.problems),
     socket: readString(map['socket'], keyPath(path, 'socket'), c.problems, localPath(c)),
-    password: readSecret(map, path, 'password', c),
-    agentPassword: readSecret(map, path, 'agent_password', c),
+    // A socket target's password keys are refused above; reading them would only add problems.
+    password: map['socket'] == null ? readSecret(map, path, 'password', c) : undefined,
+    agentPassword: map['socket'] == null ? readSecret(map, path, 'agent_password', c) : undefined,
     tls: readTls(map['tls'], keyPath(path, 'tls'), c),
     timeoutMs: readDuration(map['timeout'], keyPath(path, 'timeout'), c.problems),
   }) as FileTarget;

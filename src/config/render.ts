@@ -120,7 +120,7 @@ export function configNotes(
   const defaultPort = overTcp.filter((t) => t.urls.some((url) => new URL(url).port === ''));
   if (defaultPort.length > 0) {
     notes.push(
-      `${targetsText(defaultPort)}: an agent URL has no port, so 80 (http) or 443 (https) is used; obshell listens on 2886 unless a proxy is in front`,
+      `${targetsText(defaultPort)}: an agent URL uses the scheme's default port, 80 (http) or 443 (https); obshell listens on 2886 unless a proxy is in front`,
     );
   }
   return notes;

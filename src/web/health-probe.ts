@@ -4,8 +4,8 @@
  *
  * Plain http first, then https (a web config with TLS): the check is that the exporter answers,
  * not who may read it, so the certificate is not verified and any answer below 500 counts, 401
- * included (basic auth guards every path), as does a demand for a client certificate (mTLS):
- * refused in the handshake, or right after it.
+ * included (basic auth guards every path; a client certificate the policy refuses after the
+ * handshake gets 403), as does a demand for a client certificate in the handshake (mTLS).
  * Nothing is sent but the request line: no credentials.
  */
 import { request as httpRequest } from 'node:http';
@@ -57,13 +57,8 @@ function healthAnswer(endpoint: Endpoint, tls: boolean, signal: AbortSignal): Pr
       res.resume();
       resolve(res.statusCode !== undefined && res.statusCode < 500);
     }
-    // RequireAnyClientCert and client_allowed_sans are checked after the handshake, and the
-    // connection is then closed without an answer: a completed handshake is the answer there.
-    let handshakeDone = false;
-    req.on('socket', (socket) => socket.once('secureConnect', () => (handshakeDone = true)));
     req.on('error', (error: NodeJS.ErrnoException) => {
-      const refused = error.code === clientCertificateRequired || (handshakeDone && !signal.aborted);
-      resolve(refused ? true : undefined);
+      resolve(error.code === clientCertificateRequired ? true : undefined);
     });
     req.end();
   });

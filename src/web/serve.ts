@@ -27,7 +27,9 @@ export const authChallenge = 'Basic realm="obshell-exporter", charset="UTF-8"';
 export function createSecuredServer(options: SecuredServerOptions): { server: Server; tls: boolean } {
   const source = createWebStateSource(options.configFile, options.logger, restartNeeded);
   const initial = source.current();
-  const handler = guard(source, options);
+  // Connections whose client certificate the policy refuses: their requests get 403.
+  const refused = new WeakSet<object>();
+  const handler = guard(source, options, refused);
   options.logger.info(
     {
       file: options.configFile,
@@ -38,7 +40,7 @@ export function createSecuredServer(options: SecuredServerOptions): { server: Se
     'web config loaded',
   );
   if (!initial.tls) return { server: createHttpServer(handler), tls: false };
-  return { server: createTlsServer(source, initial.tls, handler, options.logger), tls: true };
+  return { server: createTlsServer(source, initial.tls, handler, options.logger, refused), tls: true };
 }
 
 /** The changes a re-read web config may not make while the exporter runs. */
@@ -79,6 +81,7 @@ function createTlsServer(
   first: TlsMaterial,
   handler: RequestListener,
   logger: Logger,
+  refused: WeakSet<object>,
 ) {
   const server = createHttpsServer({ ...first.context, ...serverTlsOptions(first) }, handler);
   let applied = first;
@@ -91,11 +94,13 @@ function createTlsServer(
     Object.assign(server, serverTlsOptions(tls));
     applied = tls;
   });
+  // What Node cannot refuse in the handshake is refused with an answer, as a scraper (and the
+  // image's HEALTHCHECK) can tell a 403 from a network fault; nothing is served on it.
   server.prependListener('secureConnection', (socket: TLSSocket) => {
     const problem = clientCertProblem(socket, applied);
     if (problem === undefined) return;
     logger.debug({ remote: socket.remoteAddress, problem }, 'TLS client refused');
-    socket.destroy();
+    refused.add(socket);
   });
   server.on('tlsClientError', (err, socket) => {
     logger.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
@@ -128,11 +133,20 @@ function refuse(res: Parameters<RequestListener>[1], status: number, body: strin
   res.end(body);
 }
 
-function guard(source: WebStateSource, options: SecuredServerOptions): RequestListener {
+function guard(
+  source: WebStateSource,
+  options: SecuredServerOptions,
+  refused: WeakSet<object>,
+): RequestListener {
   const failures = options.authFailures;
   const auth = createBasicAuth();
   const allow = createLimiter(options.now ?? Date.now);
   return (req, res) => {
+    if (refused.has(req.socket)) {
+      res.setHeader('Connection', 'close');
+      refuse(res, 403, 'Forbidden: client certificate missing or not allowed\n');
+      return;
+    }
     const { config } = source.current();
     if (!allow(config.rateLimit)) {
       refuse(res, 429, 'Too Many Requests\n');

@@ -87,9 +87,9 @@ export function readTlsServerConfig(
   problems: string[],
 ): TlsServerConfig | undefined {
   const map = readMapping(value, 'tls_server_config', tlsKeys, problems);
-  // Fail closed: a key that is present but empty (a template's unset value) turns TLS on and is
-  // then reported missing, rather than silently serving plain HTTP.
-  const given = (k: string) => map?.[k] !== undefined && map[k] !== null;
+  // Fail closed: a key that is present but empty or null (a template's unset value) turns TLS on
+  // and is then reported missing, rather than silently serving plain HTTP.
+  const given = (k: string) => map !== undefined && Object.hasOwn(map, k);
   if (!map || !['cert', 'key', 'client_ca', 'cert_file', 'key_file', 'client_ca_file'].some(given)) {
     if (map?.['client_auth_type'])
       problems.push('tls_server_config: client_auth_type needs cert_file and key_file');

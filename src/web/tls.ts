@@ -155,10 +155,19 @@ export function parseSubjectAltName(text: string): string[] {
   });
 }
 
-/** An IP address in Go's net.IP String() form (IPv6 lower case, zeros compressed); undefined if none. */
+/**
+ * An IP address in Go's net.IP String() form (IPv6 lower case, zeros compressed, an IPv4-mapped
+ * one as IPv4); undefined for anything else, a zoned address (`fe80::1%eth0`) included. Never
+ * throws: it runs in the connection listener.
+ */
 export function canonicalIp(text: string): string | undefined {
   const family = isIP(text);
   if (family === 4) return text;
+  if (family !== 6 || !URL.canParse(`http://[${text}]/`)) return undefined;
   // The URL parser writes IPv6 hosts in RFC 5952 form, as Go does.
-  return family === 6 ? new URL(`http://[${text}]/`).hostname.slice(1, -1) : undefined;
+  const host = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (!mapped) return host;
+  const [high, low] = [parseInt(mapped[1] ?? '', 16), parseInt(mapped[2] ?? '', 16)];
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }

@@ -46,8 +46,8 @@ const allowedHeaders: Readonly<Record<string, readonly string[] | undefined>> = 
 // $2a$, $2b$, $2y$ with a two-digit cost and 53 characters of salt and hash. The original $2$,
 // which no current tool (htpasswd, Go's bcrypt) writes, is refused rather than trusted to match.
 const bcryptPattern = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
-/** A user name that starts like a hash: name and hash were swapped, and the name must not be printed. */
-const hashLike = /^\$2[aby]?\$/;
+/** A user name that starts like a crypt hash ($2y$, $apr1$, $6$…): name and hash swapped; not to be printed. */
+const hashLike = /^\$[0-9a-z]+\$/i;
 
 /** A web config and every problem found in it; the config may be used only when there is none. */
 export type CheckedWebConfig = { readonly config: WebConfig; readonly problems: string[] };
@@ -154,7 +154,7 @@ function readUsers(value: unknown, problems: string[]): Map<string, string> {
   }
   for (const [user, hash] of Object.entries(value)) {
     if (hashLike.test(user)) {
-      problems.push(`${path}: a user name looks like a bcrypt hash (are the name and the hash swapped?)`);
+      problems.push(`${path}: a user name looks like a password hash (are the name and the hash swapped?)`);
       continue;
     }
     const cost = typeof hash === 'string' ? Number(bcryptPattern.exec(hash)?.[1]) : NaN;
@@ -170,7 +170,12 @@ function readUsers(value: unknown, problems: string[]): Map<string, string> {
 function readRateLimit(value: unknown, problems: string[]): Pick<WebConfig, 'rateLimit'> {
   const map = readMapping(value, 'rate_limit', ['interval', 'burst'], problems);
   if (!map) return {};
-  const intervalMs = readString(map['interval'], 'rate_limit.interval', problems, parseGoDuration) ?? 0;
+  const interval = map['interval'];
+  // yaml.v2 reads a bare integer into a time.Duration as nanoseconds (`interval: 0`).
+  const intervalMs =
+    typeof interval === 'number' && Number.isSafeInteger(interval) && interval >= 0
+      ? interval / 1e6
+      : (readString(interval, 'rate_limit.interval', problems, parseGoDuration) ?? 0);
   const burst = map['burst'] ?? 0;
   if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 0) {
     problems.push('rate_limit.burst: must be a whole number of requests, 0 or more');
