@@ -325,6 +325,10 @@ describe('web config parsing', () => {
       intervalMs: 1.5,
       burst: 1,
     });
+    // Computed as Go computes it, not in floating point: 1.001ms is 1001000ns (float: 1000999).
+    expect(interval('1.001ms')).toEqual({ intervalMs: 1.001, burst: 1 });
+    expect(interval('9223372036854775807ns')).toEqual({ intervalMs: 9223372036854.775, burst: 1 });
+    expect(() => interval('9223372036854775808ns')).toThrow(/is longer than Go's longest duration/);
     expect(() => interval('2562048h')).toThrow(
       'rate_limit.interval: "2562048h" is longer than Go\'s longest duration (2562047h47m16s)',
     );

@@ -1,6 +1,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import { connect as connectTls } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createWebStateSource, loadWebConfig, loadWebState } from '../src/web/reload.js';
 import { canonicalIp, parseSubjectAltName } from '../src/web/tls.js';
@@ -114,6 +115,33 @@ describe('TLS from the web config', () => {
     expect((await get(url, client('client'))).status).toBe(200);
     expect(await get(url, client('stranger'))).toMatchObject(forbidden);
   });
+
+  it('serves nothing on a refused connection: pipelined requests get one 403 and the connection closes; a silent one is closed', async () => {
+    const url = await serve('any-raw.yml', tlsYaml('  client_auth_type: RequireAnyClientCert\n'));
+    const { port } = new URL(url);
+    const talk = (send: string) =>
+      new Promise<{ text: string; ms: number }>((resolve, reject) => {
+        const started = performance.now();
+        const socket = connectTls({ host: '127.0.0.1', port: Number(port), ca: pem('ca.crt') }, () => {
+          if (send) socket.write(send);
+        });
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (text += chunk));
+        socket.on('error', reject);
+        socket.on('close', () => {
+          resolve({ text, ms: performance.now() - started });
+        });
+      });
+    const request = 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n';
+    const pipelined = await talk(request + request);
+    expect(pipelined.text.match(/^HTTP\/1\.1 /gm)).toEqual(['HTTP/1.1 ']);
+    expect(pipelined.text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(pipelined.text).not.toContain('ok\n');
+    const silent = await talk('');
+    expect(silent.text).toBe('');
+    expect(silent.ms).toBeGreaterThan(4_000);
+  }, 15_000);
 
   it('RequireAnyClientCert answers 403 to a client without a certificate, and serves one with any', async () => {
     const url = await serve('any.yml', tlsYaml('  client_auth_type: RequireAnyClientCert\n'));

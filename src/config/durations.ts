@@ -62,25 +62,29 @@ const goUnitNs: Readonly<Record<string, number>> = {
 };
 
 /** Go's time.Duration is an int64 of nanoseconds. */
-const maxGoDurationNs = 2 ** 63 - 1;
+const maxGoDurationNs = 2n ** 63n - 1n;
 
 /**
  * Go's time.ParseDuration, for keys that exporter-toolkit reads as a time.Duration (rate_limit.interval):
- * fractions and any order (`1.5s`, `500us`, `1h30m`), no days; `0` alone needs no unit; whole
- * nanoseconds, at most ~292 years. Milliseconds, 0 or more.
+ * fractions and any order (`1.5s`, `500us`, `1h30m`), no days; `0` alone needs no unit. Computed
+ * as Go does: whole nanoseconds, the integer part exactly, the fraction truncated; at most ~292
+ * years. Milliseconds, 0 or more.
  */
 export function parseGoDuration(text: string): number {
   if (text === '0' || text === '+0') return 0;
   const hint = `(Go syntax, e.g. "500ms", "1.5s", "1h30m")`;
   if (!/^\+?(?:(?:\d+\.?\d*|\.\d+)[a-z\u00b5\u03bc]+)+$/.test(text))
     fail(`${quote(text)} is not a duration ${hint}`);
-  let ns = 0;
-  for (const [, number, unit] of text.matchAll(/(\d+\.?\d*|\.\d+)([a-z\u00b5\u03bc]+)/g)) {
-    const scale = unit !== undefined && Object.hasOwn(goUnitNs, unit) ? goUnitNs[unit] : undefined;
-    if (scale === undefined) fail(`${quote(text)} has an unknown unit ${quote(unit ?? '')} ${hint}`);
-    ns += Number(number) * scale;
+  let ns = 0n;
+  for (const [, whole = '', fraction = '', unit = ''] of text.matchAll(
+    /(\d*)\.?(\d*)([a-z\u00b5\u03bc]+)/g,
+  )) {
+    const scale = Object.hasOwn(goUnitNs, unit) ? goUnitNs[unit] : undefined;
+    if (scale === undefined) fail(`${quote(text)} has an unknown unit ${quote(unit)} ${hint}`);
+    ns += BigInt(whole || '0') * BigInt(scale);
+    // As Go: the fraction's digits as an integer, times unit / 10^digits, truncated.
+    if (fraction !== '') ns += BigInt(Math.trunc(Number(fraction) * (scale / 10 ** fraction.length)));
+    if (ns > maxGoDurationNs) fail(`${quote(text)} is longer than Go's longest duration (2562047h47m16s)`);
   }
-  if (!(ns <= maxGoDurationNs)) fail(`${quote(text)} is longer than Go's longest duration (2562047h47m16s)`);
-  // Go keeps whole nanoseconds: "0.1ns" is 0.
-  return Math.floor(ns) / 1e6;
+  return Number(ns) / 1e6;
 }

@@ -41,10 +41,15 @@ export function healthEndpoints(argv: string[], env: Env): Endpoint[] {
 
 /**
  * An exporter that requires client certificates (RequireAndVerifyClientCert) refuses the probe in
- * the TLS handshake: its TLS layer, on the same event loop, answered, and that is what is checked.
- * (With `max_version: TLS12` that refusal is a bare handshake failure, which tells nothing.)
+ * the TLS handshake with an alert: its TLS layer, on the same event loop, answered, and that is
+ * what is checked. TLS 1.3 says "certificate required"; with `max_version: TLS12` it is a bare
+ * handshake-failure alert (which a hung exporter cannot send either).
  */
-const clientCertificateRequired = 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED';
+function isHandshakeRefusal(error: NodeJS.ErrnoException): boolean {
+  if (error.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return true;
+  // TLS 1.2: Node reports the alert as EPROTO, with OpenSSL's "SSL alert number 40" in the message.
+  return error.code === 'EPROTO' && /\bSSL alert number 40\b/.test(error.message);
+}
 
 /** Whether GET /-/healthy got a healthy answer; undefined when nothing answered at all. */
 function healthAnswer(endpoint: Endpoint, tls: boolean, signal: AbortSignal): Promise<boolean | undefined> {
@@ -58,7 +63,7 @@ function healthAnswer(endpoint: Endpoint, tls: boolean, signal: AbortSignal): Pr
       resolve(res.statusCode !== undefined && res.statusCode < 500);
     }
     req.on('error', (error: NodeJS.ErrnoException) => {
-      resolve(error.code === clientCertificateRequired ? true : undefined);
+      resolve(isHandshakeRefusal(error) ? true : undefined);
     });
     req.end();
   });

@@ -72,6 +72,9 @@ function clientCertsWeakened(running: TlsMaterial, next: TlsMaterial): string | 
   return undefined;
 }
 
+/** How long a connection whose client certificate was refused may stay open without a request. */
+const refusedIdleMs = 5_000;
+
 function serverTlsOptions(tls: TlsMaterial) {
   return { requestCert: tls.requestCert, rejectUnauthorized: tls.rejectUnauthorized };
 }
@@ -101,6 +104,8 @@ function createTlsServer(
     if (problem === undefined) return;
     logger.debug({ remote: socket.remoteAddress, problem }, 'TLS client refused');
     refused.add(socket);
+    // It is answered only when it asks; one that stays silent is closed rather than held open.
+    socket.setTimeout(refusedIdleMs, () => socket.destroy());
   });
   server.on('tlsClientError', (err, socket) => {
     logger.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');

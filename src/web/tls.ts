@@ -136,9 +136,14 @@ export function clientCertProblem(socket: TLSSocket, tls: TlsMaterial): string |
   }
   if (!tls.clientAllowedSans) return undefined;
   const sans = parseSubjectAltName(cert.subjectAltName ?? '');
-  return tls.clientAllowedSans.some((allowed) => sans.includes(canonicalIp(allowed) ?? allowed))
+  return tls.clientAllowedSans.some((allowed) => sans.includes(allowedSan(allowed) ?? ''))
     ? undefined
     : 'client certificate SAN not allowed';
+}
+
+/** An allowed SAN as it is compared: an IP address in Go's form; undefined for a zoned address, which no SAN is. */
+function allowedSan(entry: string): string | undefined {
+  return isIP(entry) === 0 ? entry : canonicalIp(entry);
 }
 
 /**
