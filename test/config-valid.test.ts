@@ -247,6 +247,33 @@ describe('loadConfig with a config file', () => {
     expect(empty.targets[0]?.tls).toEqual({});
   });
 
+  test("a socket target takes none of the flags' passwords or TLS settings; flags meant for it alone are refused", () => {
+    const env = { OBSHELL_PASSWORD: 'p' };
+    const argv = [
+      '--config.file=/c.yml',
+      '--obshell.password-file=/pw',
+      '--obshell.ca-file=/ca.pem',
+      '--obshell.timeout=7s',
+    ];
+    const yaml = 'targets:\n  - {name: tcp, urls: [http://a:2886]}\n  - {name: local, socket: /s}\n';
+    const [tcp, local] = load(argv, env, anyFileIo({ '/c.yml': yaml })).targets;
+    expect(tcp).toMatchObject({ password: { kind: 'file', path: '/pw' }, tls: { caFile: '/ca.pem' } });
+    expect(local).toEqual({
+      name: 'local',
+      urls: [],
+      socket: '/s',
+      password: { kind: 'none' },
+      agentPassword: { kind: 'none' },
+      tls: {},
+      timeoutMs: 7_000,
+    });
+    // By flags alone, the flags describe that one socket target: say they would not be used.
+    expect(() => load(['--obshell.socket=/s', '--obshell.password-file=/pw'], env, anyFileIo({}))).toThrow(
+      '--obshell.password-file: cannot be combined with --obshell.socket, which takes no password or TLS',
+    );
+    expect(load(['--obshell.socket=/s'], env).targets[0]?.password).toEqual({ kind: 'none' });
+  });
+
   test("--targets.shard keeps this replica's targets only", () => {
     const yaml = `targets:\n${Array.from({ length: 20 }, (_, i) => `  - {name: t${i}, socket: /s${i}}`).join('\n')}\n`;
     const io = anyFileIo({ '/c.yml': yaml });

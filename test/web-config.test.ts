@@ -292,6 +292,12 @@ describe('web config parsing', () => {
     expect(parseWebConfig('', '/x')).toEqual({ http2: true, headers: {}, users: new Map() });
     const old = parseWebConfig(`${tlsBase}  client_auth_type: RequireClientCert`, '/x');
     expect(old.tls?.clientAuthType).toBe('RequireAnyClientCert');
+    // An empty SAN list checks nothing, as in exporter-toolkit.
+    const noSans = parseWebConfig(
+      `${tlsBase}  client_ca_file: ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n  client_allowed_sans: []`,
+      '/x',
+    );
+    expect(noSans.tls?.clientAllowedSans).toBeUndefined();
     // Empty means the default, as in Go.
     expect(parseWebConfig(`${tlsBase}  client_auth_type: ""`, '/x').tls?.clientAuthType).toBe('NoClientCert');
   });
@@ -329,8 +335,12 @@ describe('web config parsing', () => {
     expect(interval('1.001ms')).toEqual({ intervalMs: 1.001, burst: 1 });
     expect(interval('9223372036854775807ns')).toEqual({ intervalMs: 9223372036854.775, burst: 1 });
     expect(() => interval('9223372036854775808ns')).toThrow(/is longer than Go's longest duration/);
+    expect(interval('2562047h47m16.854775807s')?.intervalMs).toBeCloseTo(9223372036854.775, 3);
+    expect(() => parseWebConfig('rate_limit:\n  interval: 9007199254740992\n  burst: 1', '/x')).toThrow(
+      'rate_limit.interval: a bare number is nanoseconds: a whole number up to 9007199254740991 (or a duration such as "1.5s")',
+    );
     expect(() => interval('2562048h')).toThrow(
-      'rate_limit.interval: "2562048h" is longer than Go\'s longest duration (2562047h47m16s)',
+      'rate_limit.interval: "2562048h" is longer than Go\'s longest duration (2562047h47m16.854775807s)',
     );
   });
 

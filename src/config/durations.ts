@@ -84,7 +84,8 @@ export function parseGoDuration(text: string): number {
     ns += BigInt(whole || '0') * BigInt(scale);
     // As Go: the fraction's digits as an integer, times unit / 10^digits, truncated.
     if (fraction !== '') ns += BigInt(Math.trunc(Number(fraction) * (scale / 10 ** fraction.length)));
-    if (ns > maxGoDurationNs) fail(`${quote(text)} is longer than Go's longest duration (2562047h47m16s)`);
+    if (ns > maxGoDurationNs)
+      fail(`${quote(text)} is longer than Go's longest duration (2562047h47m16.854775807s)`);
   }
   return Number(ns) / 1e6;
 }

@@ -95,14 +95,43 @@ function flagTarget(cli: CommandLine, base: TargetDefaults, c: Checker): TargetC
   });
   const first = urls[0];
   const name = f['obshell.target-name'] ?? socket ?? (first !== undefined ? agentAddress(first) : '');
-  return { name, urls, ...(socket !== undefined ? { socket } : {}), ...base };
+  if (socket === undefined) return { name, urls, ...base };
+  for (const flag of socketlessFlags) {
+    if (f[flag] !== undefined) {
+      c.problems.push(
+        `${sourceOf(cli, flag)}: cannot be combined with ${sourceOf(cli, 'obshell.socket')}, which takes no password or TLS`,
+      );
+    }
+  }
+  return { name, urls, socket, ...base, ...socketless };
 }
 
+/** What a socket target never uses, as a socket target in the config file may not set. */
+const socketlessFlags = [
+  'obshell.password-file',
+  'obshell.agent-password-file',
+  'obshell.ca-file',
+  'obshell.cert-file',
+  'obshell.key-file',
+  'obshell.server-name',
+  'obshell.insecure-skip-verify',
+] as const;
+const socketless = { password: { kind: 'none' }, agentPassword: { kind: 'none' }, tls: {} } as const;
+
 function mergeTarget(target: FileTarget, base: TargetDefaults): TargetConfig {
+  // The flags' passwords and TLS settings are for the targets polled over TCP.
+  if (target.socket !== undefined) {
+    return {
+      name: target.name ?? '',
+      urls: [],
+      socket: target.socket,
+      ...socketless,
+      timeoutMs: target.timeoutMs ?? base.timeoutMs,
+    };
+  }
   return {
     name: target.name ?? '',
     urls: target.urls ?? [],
-    ...(target.socket !== undefined ? { socket: target.socket } : {}),
     password: target.password ?? base.password,
     agentPassword: target.agentPassword ?? base.agentPassword,
     // Per key; the file sets cert_file and key_file together, so a pair is never mixed.

@@ -108,7 +108,9 @@ export function readTlsServerConfig(
   if (absent('cert', 'cert_file')) problems.push('tls_server_config: missing one of cert or cert_file');
   if (absent('key', 'key_file')) problems.push('tls_server_config: missing one of key or key_file');
   const clientAuthType = readClientAuth(map['client_auth_type'], problems);
-  const clientAllowedSans = readStrings(map['client_allowed_sans'], 'client_allowed_sans', problems);
+  // An empty list checks nothing, as in exporter-toolkit (which verifies SANs only when some are given).
+  const sanList = readStrings(map['client_allowed_sans'], 'client_allowed_sans', problems);
+  const clientAllowedSans = sanList && sanList.length > 0 ? sanList : undefined;
   const caKey = given('client_ca') ? 'client_ca' : 'client_ca_file';
   if (clientAuthType)
     checkClientAuth(clientAuthType, clientCa && caKey, clientAllowedSans !== undefined, problems);

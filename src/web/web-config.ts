@@ -171,9 +171,15 @@ function readRateLimit(value: unknown, problems: string[]): Pick<WebConfig, 'rat
   const map = readMapping(value, 'rate_limit', ['interval', 'burst'], problems);
   if (!map) return {};
   const interval = map['interval'];
+  if (typeof interval === 'number' && !(Number.isSafeInteger(interval) && interval >= 0)) {
+    problems.push(
+      'rate_limit.interval: a bare number is nanoseconds: a whole number up to 9007199254740991 (or a duration such as "1.5s")',
+    );
+    return {};
+  }
   // yaml.v2 reads a bare integer into a time.Duration as nanoseconds (`interval: 0`).
   const intervalMs =
-    typeof interval === 'number' && Number.isSafeInteger(interval) && interval >= 0
+    typeof interval === 'number'
       ? interval / 1e6
       : (readString(interval, 'rate_limit.interval', problems, parseGoDuration) ?? 0);
   const burst = map['burst'] ?? 0;
